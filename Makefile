@@ -1,0 +1,67 @@
+# make demo: serve the sample project on http://127.0.0.1:8000
+# make test: lint, types, the suite with coverage, then the Python/Django matrix
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+HOST := 127.0.0.1
+PORT := 8000
+
+# python:Django pairs; a pair whose interpreter is missing is reported and skipped.
+MATRIX ?= python3.10:5.2 python3.12:6.0 python3.12:6.1 python3.13:6.1
+
+.PHONY: help venv lint types unit matrix test demo clean
+
+help:
+	@echo "make demo   serve the sample project on http://$(HOST):$(PORT)"
+	@echo "make test   lint, type-check and run every test"
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable . --group dev
+	touch $@
+
+venv: $(INSTALLED)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy .
+
+unit: venv
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=95
+
+matrix:
+	@set -e; for pair in $(MATRIX); do \
+		py=$${pair%%:*}; django=$${pair##*:}; \
+		if ! command -v $$py >/dev/null 2>&1; then \
+			echo "matrix: SKIPPED Django $$django on $$py ($$py is not installed)"; continue; \
+		fi; \
+		env=.venv-$$py-django$$django; \
+		if [ ! -f $$env/.installed ]; then \
+			$$py -m venv $$env; \
+			$$env/bin/python -m pip install --quiet --upgrade pip; \
+			$$env/bin/python -m pip install --quiet --editable . --group test "Django==$$django.*"; \
+			touch $$env/.installed; \
+		fi; \
+		echo "matrix: Django $$django on $$py"; \
+		$$env/bin/python -m pytest -q -p no:cacheprovider; \
+	done
+
+test: lint types unit matrix
+
+demo: venv
+	@echo "Serving the sample project with .env.example on http://$(HOST):$(PORT) (Ctrl-C stops)."
+	@echo "Allowed during maintenance: $$(grep '^MAINTENANCE_ALLOWED_IPS=' .env.example | cut -d= -f2-)"
+	@echo "Maintenance is $${MAINTENANCE_MODE:-as in .env.example}; to switch it on: MAINTENANCE_MODE=1 make demo"
+	@echo "Then: curl -i http://$(HOST):$(PORT)/   (allowed)"
+	@echo "      curl -i --interface 127.0.0.2 http://$(HOST):$(PORT)/   (blocked: 503)"
+	ENV_FILE=$(CURDIR)/.env.example $(BIN)/gunicorn --chdir sample_project \
+		--bind $(HOST):$(PORT) --workers 2 --access-logfile - sample.wsgi
+
+clean:
+	rm -rf $(VENV) .venv-* build dist .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache .hypothesis

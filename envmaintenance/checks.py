@@ -1,0 +1,63 @@
+"""System checks: the same parsers as start-up, reported by ``manage.py check``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+
+from envmaintenance.conf import ConfigError, get_config
+
+MIDDLEWARE_PATH = "envmaintenance.middleware.MaintenanceMiddleware"
+
+# Released ids are never reused.
+ERROR_IDS = {
+    "MAINTENANCE_MODE": "envmaintenance.E001",
+    "MAINTENANCE_ALLOWED_IPS": "envmaintenance.E002",
+    "MAINTENANCE_RETRY_AFTER": "envmaintenance.E003",
+    "MAINTENANCE_EXEMPT_PATHS": "envmaintenance.E004",
+    "MAINTENANCE_MESSAGE": "envmaintenance.E005",
+}
+
+W001 = Warning(
+    "MAINTENANCE_ALLOWED_IPS lets every address in, so maintenance blocks nobody.",
+    hint="List only the networks that must keep access, not 0.0.0.0/0 or ::/0.",
+    id="envmaintenance.W001",
+)
+W002 = Warning(
+    f"{MIDDLEWARE_PATH} is not in MIDDLEWARE, so maintenance mode has no effect.",
+    hint="Add it right after django.middleware.security.SecurityMiddleware.",
+    id="envmaintenance.W002",
+)
+W003 = Warning(
+    f"{MIDDLEWARE_PATH} comes after session or authentication middleware, which "
+    f"may query the database that is under maintenance.",
+    hint="Move it before django.contrib.sessions and django.contrib.auth middleware.",
+    id="envmaintenance.W003",
+)
+
+# Middleware from these modules may touch the database on the way in.
+_DATABASE_MIDDLEWARE_PREFIXES = ("django.contrib.sessions.", "django.contrib.auth.")
+
+
+def check_configuration(**kwargs: Any) -> list[CheckMessage]:
+    try:
+        config = get_config()
+    except ConfigError as exc:
+        return [
+            Error(f"{name}: {text}", id=ERROR_IDS[name]) for name, text in exc.problems
+        ]
+    if config.allowed_networks.covers_everything():
+        return [W001]
+    return []
+
+
+def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    middleware = list(settings.MIDDLEWARE)
+    if MIDDLEWARE_PATH not in middleware:
+        return [W002]
+    before = middleware[: middleware.index(MIDDLEWARE_PATH)]
+    if any(path.startswith(_DATABASE_MIDDLEWARE_PREFIXES) for path in before):
+        return [W003]
+    return []

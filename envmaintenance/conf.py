@@ -1,0 +1,127 @@
+"""The only code that reads the environment: parsed and validated once, then frozen."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
+from envmaintenance.paths import ExemptPaths, parse_exempt_path
+
+DEFAULT_MESSAGE = "We are carrying out planned maintenance and will be back shortly."
+DEFAULT_RETRY_AFTER_SECONDS = 3600
+# A week: search engines start dropping pages that answer 503 for longer.
+MAX_RETRY_AFTER_SECONDS = 604_800
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+_SEPARATORS = re.compile(r"[,\s]+")
+
+
+@dataclass(frozen=True)
+class MaintenanceConfig:
+    """Everything the middleware needs, validated; built once per process."""
+
+    enabled: bool = False
+    allowed_networks: NetworkSet = field(default_factory=NetworkSet)
+    retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
+    exempt_paths: ExemptPaths = field(default_factory=ExemptPaths)
+    message: str = DEFAULT_MESSAGE
+
+
+class ConfigError(ImproperlyConfigured):
+    """One or more invalid variables; each problem names its variable."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(f"{name}: {text}" for name, text in problems))
+
+
+def parse_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueError(
+        f"{raw!r} is not a switch; expected 1/0, true/false, yes/no or on/off"
+    )
+
+
+def parse_networks(raw: str) -> NetworkSet:
+    try:
+        return NetworkSet(parse_network(entry) for entry in _split(raw))
+    except InvalidNetwork as exc:
+        raise ValueError(f"{exc}; expected IP addresses or CIDR blocks") from None
+
+
+def parse_retry_after(raw: str) -> int:
+    digits = raw.strip()
+    # int() alone would take "+120", "1_000" and non-ASCII digits.
+    if digits.isascii() and digits.isdigit() and len(digits.lstrip("0")) <= 6:
+        seconds = int(digits)
+        if 1 <= seconds <= MAX_RETRY_AFTER_SECONDS:
+            return seconds
+    raise ValueError(
+        f"{raw!r} is not a number of seconds; "
+        f"expected a whole number from 1 to {MAX_RETRY_AFTER_SECONDS}"
+    )
+
+
+def parse_exempt_paths(raw: str) -> ExemptPaths:
+    return ExemptPaths(parse_exempt_path(entry) for entry in _split(raw))
+
+
+def parse_message(raw: str) -> str:
+    return raw.strip() or DEFAULT_MESSAGE
+
+
+def _split(raw: str) -> list[str]:
+    return [entry for entry in _SEPARATORS.split(raw) if entry]
+
+
+# field name -> (variable, parser)
+VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "enabled": ("MAINTENANCE_MODE", parse_bool),
+    "allowed_networks": ("MAINTENANCE_ALLOWED_IPS", parse_networks),
+    "retry_after_seconds": ("MAINTENANCE_RETRY_AFTER", parse_retry_after),
+    "exempt_paths": ("MAINTENANCE_EXEMPT_PATHS", parse_exempt_paths),
+    "message": ("MAINTENANCE_MESSAGE", parse_message),
+}
+
+
+def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
+    """Parse every MAINTENANCE_* variable; raise ConfigError listing all problems."""
+    env = environ.Env()
+    env.ENVIRON = environ_map
+    env.escape_proxy = True  # "\$" is a literal dollar; "$NAME" reads NAME
+    values: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for name, (variable, parse) in VARIABLES.items():
+        if variable not in environ_map:
+            continue
+        raw = environ_map[variable]
+        try:
+            values[name] = parse(env.str(variable))
+        except ValueError as exc:
+            problems.append((variable, str(exc)))
+        except ImproperlyConfigured:
+            problems.append((variable, f"{raw!r} refers to a variable that is not set"))
+        except RecursionError:
+            problems.append((variable, f"{raw!r} refers to itself"))
+    if problems:
+        raise ConfigError(problems)
+    return MaintenanceConfig(**values)
+
+
+@functools.cache
+def get_config() -> MaintenanceConfig:
+    """The process-wide config, read from os.environ on first use."""
+    return load_config(os.environ)

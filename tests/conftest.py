@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.test import AsyncClient, Client
+
+from envmaintenance.conf import get_config
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A developer's shell must not change test outcomes."""
+    for name in list(os.environ):
+        if name.startswith("MAINTENANCE_"):
+            monkeypatch.delenv(name)
+    get_config.cache_clear()
+    yield
+    get_config.cache_clear()
+
+
+@pytest.fixture
+def maintenance_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set MAINTENANCE_* variables (keyword names without the prefix) for this test."""
+
+    def apply(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(f"MAINTENANCE_{name.upper()}", value)
+        get_config.cache_clear()
+
+    return apply
+
+
+@pytest.fixture
+def client() -> Client:
+    """A fresh client loads the middleware chain, and so the config, on first use."""
+    return Client()
+
+
+@pytest.fixture
+def async_client() -> AsyncClient:
+    return AsyncClient()

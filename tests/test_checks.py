@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from envmaintenance.checks import (
+    ERROR_IDS,
+    MIDDLEWARE_PATH,
+    check_configuration,
+    check_middleware,
+)
+from envmaintenance.conf import VARIABLES
+
+SetEnv = Callable[..., None]
+
+INVALID_VALUES = {
+    "MAINTENANCE_MODE": "maybe",
+    "MAINTENANCE_ALLOWED_IPS": "10.0.0.1/8",
+    "MAINTENANCE_RETRY_AFTER": "0",
+    "MAINTENANCE_EXEMPT_PATHS": "healthz",
+    "MAINTENANCE_MESSAGE": "$NOT_SET_ANYWHERE",
+}
+
+
+def ids(messages: list[Any]) -> list[str]:
+    return [message.id for message in messages]
+
+
+def test_every_variable_has_an_error_id() -> None:
+    assert sorted(ERROR_IDS) == sorted(variable for variable, _ in VARIABLES.values())
+    assert len(set(ERROR_IDS.values())) == len(ERROR_IDS)
+
+
+@pytest.mark.parametrize(("variable", "check_id"), sorted(ERROR_IDS.items()))
+def test_invalid_variable_is_a_check_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, check_id: str
+) -> None:
+    monkeypatch.setenv(variable, INVALID_VALUES[variable])
+    messages = check_configuration()
+    assert ids(messages) == [check_id]
+    assert messages[0].msg.startswith(f"{variable}: {INVALID_VALUES[variable]!r}")
+    assert messages[0].is_serious()
+
+
+def test_valid_configuration_is_silent(maintenance_env: SetEnv) -> None:
+    maintenance_env(mode="1", allowed_ips="10.0.0.0/8", exempt_paths="/healthz")
+    assert check_configuration() == []
+
+
+@pytest.mark.parametrize("allowed", ["0.0.0.0/0", "::/0", "10.0.0.0/8, 0.0.0.0/0"])
+def test_w001_allowlist_lets_everyone_in(maintenance_env: SetEnv, allowed: str) -> None:
+    maintenance_env(allowed_ips=allowed)
+    assert ids(check_configuration()) == ["envmaintenance.W001"]
+
+
+def test_w001_not_raised_for_half_the_internet(maintenance_env: SetEnv) -> None:
+    maintenance_env(allowed_ips="0.0.0.0/1")
+    assert check_configuration() == []
+
+
+def test_middleware_in_place_is_silent() -> None:
+    assert check_middleware() == []
+
+
+def test_w002_middleware_missing(settings: Any) -> None:
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
+    assert ids(check_middleware()) == ["envmaintenance.W002"]
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    ],
+)
+def test_w003_middleware_after_database_middleware(settings: Any, earlier: str) -> None:
+    settings.MIDDLEWARE = [earlier, MIDDLEWARE_PATH]
+    assert ids(check_middleware()) == ["envmaintenance.W003"]
+
+
+def test_manage_py_check_reports_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAINTENANCE_RETRY_AFTER", "10m")
+    with pytest.raises(SystemCheckError, match=r"envmaintenance\.E003"):
+        call_command("check")

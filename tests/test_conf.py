@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from hypothesis import given
+from hypothesis import strategies as st
+
+from envmaintenance.conf import (
+    DEFAULT_MESSAGE,
+    VARIABLES,
+    ConfigError,
+    MaintenanceConfig,
+    get_config,
+    load_config,
+)
+
+
+def problems_for(environ: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ)
+    return str(info.value)
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    config = load_config({})
+    assert config == MaintenanceConfig()
+    assert config.enabled is False
+    assert not config.allowed_networks
+    assert config.retry_after_seconds == 3600
+    assert not config.exempt_paths
+    assert config.message == DEFAULT_MESSAGE
+
+
+def test_config_is_immutable() -> None:
+    config = load_config({})
+    with pytest.raises(AttributeError):
+        config.enabled = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "raw", ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " 1 ", "\ttrue\n"]
+)
+def test_mode_on(raw: str) -> None:
+    assert load_config({"MAINTENANCE_MODE": raw}).enabled is True
+
+
+@pytest.mark.parametrize("raw", ["0", "false", "FALSE", "no", "off", "OFF", "", "  "])
+def test_mode_off(raw: str) -> None:
+    assert load_config({"MAINTENANCE_MODE": raw}).enabled is False
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "y", "ok", "enabled", "1.0", "-1"])
+def test_mode_rejects_unknown_words(raw: str) -> None:
+    message = problems_for({"MAINTENANCE_MODE": raw})
+    assert message.startswith(f"MAINTENANCE_MODE: {raw!r}")
+    assert "expected 1/0, true/false, yes/no or on/off" in message
+
+
+def test_allowed_ips_accepts_commas_and_whitespace() -> None:
+    config = load_config(
+        {"MAINTENANCE_ALLOWED_IPS": "10.0.0.0/8, 192.0.2.1\n2001:db8::/32,,\t"}
+    )
+    assert [str(n) for n in config.allowed_networks.networks] == [
+        "10.0.0.0/8",
+        "192.0.2.1/32",
+        "2001:db8::/32",
+    ]
+
+
+def test_allowed_ips_empty_means_none() -> None:
+    assert not load_config({"MAINTENANCE_ALLOWED_IPS": " "}).allowed_networks
+
+
+@pytest.mark.parametrize(
+    ("raw", "entry"),
+    [
+        ("10.0.0.0/33", "10.0.0.0/33"),
+        ("10.0.0.0/8,10.0.0.1/8", "10.0.0.1/8"),
+        ("010.0.0.1", "010.0.0.1"),
+        ("10.1", "10.1"),
+        ("300.1.2.3", "300.1.2.3"),
+        ("example.com", "example.com"),
+        ("10.0.0.0/8;10.1.0.0/16", "10.0.0.0/8;10.1.0.0/16"),
+        ("10.0.0.0/08", "10.0.0.0/08"),
+        ("10.0.0.0/+8", "10.0.0.0/+8"),
+        ("10.0.0.0/255.0.0.0", "10.0.0.0/255.0.0.0"),
+        ("fe80::1%eth0", "fe80::1%eth0"),
+        ("::ffff:10.0.0.0/8", "::ffff:10.0.0.0/8"),
+        ("10.0.0.0/\u0668", "10.0.0.0/\u0668"),
+    ],
+)
+def test_allowed_ips_rejects_and_names_the_entry(raw: str, entry: str) -> None:
+    message = problems_for({"MAINTENANCE_ALLOWED_IPS": raw})
+    assert message.startswith(f"MAINTENANCE_ALLOWED_IPS: {entry!r}")
+    assert "expected IP addresses or CIDR blocks" in message
+
+
+def test_allowed_ips_host_bits_suggest_the_network() -> None:
+    message = problems_for({"MAINTENANCE_ALLOWED_IPS": "10.0.0.1/8"})
+    assert "has host bits set; did you mean 10.0.0.0/8?" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [("1", 1), ("120", 120), (" 60 ", 60), ("0120", 120), ("604800", 604800)],
+)
+def test_retry_after_accepts_whole_seconds(raw: str, seconds: int) -> None:
+    assert load_config({"MAINTENANCE_RETRY_AFTER": raw}).retry_after_seconds == seconds
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "-5",
+        "0",
+        "abc",
+        "1.5",
+        "+120",
+        "1_000",
+        "10m",
+        "99999999",
+        "604801",
+        "",
+        "\u0661\u0662",
+        "9" * 5000,
+    ],
+)
+def test_retry_after_rejects(raw: str) -> None:
+    message = problems_for({"MAINTENANCE_RETRY_AFTER": raw})
+    assert message.startswith(f"MAINTENANCE_RETRY_AFTER: {raw!r}")
+    assert "expected a whole number from 1 to 604800" in message
+
+
+def test_exempt_paths() -> None:
+    config = load_config({"MAINTENANCE_EXEMPT_PATHS": "/healthz, /static/"})
+    assert config.exempt_paths.prefixes == ("/healthz", "/static")
+
+
+def test_exempt_path_without_leading_slash_is_rejected() -> None:
+    message = problems_for({"MAINTENANCE_EXEMPT_PATHS": "/healthz,static/"})
+    assert message.startswith("MAINTENANCE_EXEMPT_PATHS: 'static/'")
+    assert "must start with '/'" in message
+
+
+def test_message_is_kept_and_empty_means_default() -> None:
+    assert load_config({"MAINTENANCE_MESSAGE": " Back at 10 "}).message == "Back at 10"
+    assert load_config({"MAINTENANCE_MESSAGE": ""}).message == DEFAULT_MESSAGE
+
+
+def test_dollar_reads_another_variable_and_can_be_escaped() -> None:
+    environ = {"MAINTENANCE_MESSAGE": "$OPS_NOTICE", "OPS_NOTICE": "Upgrading"}
+    assert load_config(environ).message == "Upgrading"
+    assert load_config({"MAINTENANCE_MESSAGE": r"Costs \$5"}).message == "Costs $5"
+
+
+def test_dollar_reference_to_an_unset_variable_is_an_error() -> None:
+    message = problems_for({"MAINTENANCE_ALLOWED_IPS": "$OFFICE_IPS"})
+    assert message == (
+        "MAINTENANCE_ALLOWED_IPS: '$OFFICE_IPS' refers to a variable that is not set"
+    )
+
+
+def test_dollar_reference_to_itself_is_an_error() -> None:
+    message = problems_for({"MAINTENANCE_MESSAGE": "$MAINTENANCE_MESSAGE"})
+    assert message == "MAINTENANCE_MESSAGE: '$MAINTENANCE_MESSAGE' refers to itself"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"MAINTENANCE_MODE": "maybe", "MAINTENANCE_RETRY_AFTER": "0"})
+    assert [name for name, _ in info.value.problems] == [
+        "MAINTENANCE_MODE",
+        "MAINTENANCE_RETRY_AFTER",
+    ]
+    assert isinstance(info.value, ImproperlyConfigured)
+
+
+def test_get_config_reads_os_environ_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAINTENANCE_MODE", "1")
+    first = get_config()
+    monkeypatch.setenv("MAINTENANCE_MODE", "0")
+    assert get_config() is first
+    assert first.enabled is True
+    assert os.environ["MAINTENANCE_MODE"] == "0"
+
+
+@given(
+    variable=st.sampled_from(sorted(v for v, _ in VARIABLES.values())), value=st.text()
+)
+def test_any_value_loads_or_names_its_variable(variable: str, value: str) -> None:
+    problems: tuple[tuple[str, str], ...] = ()
+    try:
+        load_config({variable: value})
+    except ConfigError as exc:
+        problems = exc.problems
+    assert all(name == variable for name, _ in problems)

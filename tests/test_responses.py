@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
+from hypothesis import given
+from hypothesis import strategies as st
+
+from envmaintenance.conf import MaintenanceConfig
+from envmaintenance.responses import (
+    HTML,
+    PROBLEM_JSON,
+    TEXT,
+    UnavailableResponses,
+    humanise_seconds,
+    preferred_media_type,
+    render_page,
+)
+
+
+def use_template(settings: Any, directory: Path, source: str) -> None:
+    target = directory / "envmaintenance" / "maintenance.html"
+    target.parent.mkdir(parents=True)
+    target.write_text(source)
+    settings.TEMPLATES = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "DIRS": [str(directory)],
+            "APP_DIRS": True,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (1, "1 second"),
+        (45, "45 seconds"),
+        (60, "1 minute"),
+        (150, "2 minutes"),
+        (3600, "1 hour"),
+        (5400, "2 hours"),
+        (86400, "1 day"),
+        (604800, "7 days"),
+    ],
+)
+def test_humanise_seconds(seconds: int, text: str) -> None:
+    assert humanise_seconds(seconds) == text
+
+
+def test_default_page_is_self_contained_and_escapes_the_message() -> None:
+    html = render_page(
+        MaintenanceConfig(message="<b>DB & cache</b>", retry_after_seconds=90)
+    )
+    assert html.startswith("<!doctype html>")
+    assert '<html lang="en">' in html
+    assert "<title>Down for maintenance</title>" in html
+    assert '<meta name="viewport"' in html
+    assert '<meta http-equiv="refresh" content="90">' in html
+    assert "&lt;b&gt;DB &amp; cache&lt;/b&gt;" in html
+    assert "<b>" not in html
+    assert "2 minutes" in html
+    for external in ("http://", "https://", "<link", "<script src", "@import"):
+        assert external not in html
+
+
+def test_site_template_overrides_the_page(settings: Any, tmp_path: Path) -> None:
+    use_template(settings, tmp_path, "{{ message }}|{{ retry_after }}|{{ ends_at }}")
+    config = MaintenanceConfig(message="Custom", retry_after_seconds=42)
+    assert render_page(config) == "Custom|42|None"
+
+
+def test_broken_site_template_fails_at_start_up(settings: Any, tmp_path: Path) -> None:
+    use_template(settings, tmp_path, "{% include 'missing.html' %}")
+    with pytest.raises(ImproperlyConfigured, match=r"envmaintenance/maintenance\.html"):
+        render_page(MaintenanceConfig())
+
+
+def test_site_template_with_a_syntax_error_fails_at_start_up(
+    settings: Any, tmp_path: Path
+) -> None:
+    use_template(settings, tmp_path, "{% if %}")
+    with pytest.raises(ImproperlyConfigured, match="failed to render"):
+        render_page(MaintenanceConfig())
+
+
+def test_page_renders_without_app_templates(settings: Any) -> None:
+    settings.TEMPLATES = []
+    assert "Down for maintenance" in render_page(MaintenanceConfig())
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("*/*", HTML),
+        ("text/*", HTML),
+        ("application/*", PROBLEM_JSON),
+        ("application/json", PROBLEM_JSON),
+        ("text/plain, application/json;q=0.9", TEXT),
+        ("image/webp", TEXT),
+        ("", TEXT),
+    ],
+)
+def test_preferred_media_type(accept: str, media_type: str) -> None:
+    assert preferred_media_type(accept) == media_type
+
+
+@given(st.text(max_size=300))
+def test_preferred_media_type_never_raises(accept: str) -> None:
+    assert preferred_media_type(accept) in (HTML, PROBLEM_JSON, TEXT)
+
+
+def test_each_request_gets_its_own_response_object() -> None:
+    responses = UnavailableResponses(MaintenanceConfig(), "<p>page</p>")
+    request = RequestFactory().get("/")
+    first, second = responses.build(request), responses.build(request)
+    assert first is not second
+    first["X-Extra"] = "1"
+    assert "X-Extra" not in second
+    assert first.content == second.content == b"<p>page</p>"

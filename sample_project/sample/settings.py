@@ -1,4 +1,4 @@
-"""Twelve-factor settings: everything that differs between deploys comes from the environment."""
+"""Twelve-factor settings: what differs between deploys comes from the environment."""
 
 from __future__ import annotations
 

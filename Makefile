@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 HOST := 127.0.0.1
 PORT := 8000
 
-# python:Django pairs; a pair whose interpreter is missing is reported and skipped.
+# python:Django pairs beside the main run (Django 5.2 on the default python3).
 MATRIX ?= python3.10:5.2 python3.12:6.0 python3.12:6.1 python3.13:6.1
 
 .PHONY: help venv lint types unit matrix test demo clean
@@ -36,21 +36,7 @@ unit: venv
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=95
 
 matrix:
-	@set -e; for pair in $(MATRIX); do \
-		py=$${pair%%:*}; django=$${pair##*:}; \
-		if ! command -v $$py >/dev/null 2>&1; then \
-			echo "matrix: SKIPPED Django $$django on $$py ($$py is not installed)"; continue; \
-		fi; \
-		env=.venv-$$py-django$$django; \
-		if [ ! -f $$env/.installed ]; then \
-			$$py -m venv $$env; \
-			$$env/bin/python -m pip install --quiet --upgrade pip; \
-			$$env/bin/python -m pip install --quiet --editable . --group test "Django==$$django.*"; \
-			touch $$env/.installed; \
-		fi; \
-		echo "matrix: Django $$django on $$py"; \
-		$$env/bin/python -m pytest -q -p no:cacheprovider; \
-	done
+	scripts/test-matrix $(MATRIX)
 
 test: lint types unit matrix
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import netaddr
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
-from envmaintenance.conf import ConfigError, get_config
+from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config
 
 MIDDLEWARE_PATH = "envmaintenance.middleware.MaintenanceMiddleware"
 
@@ -18,6 +19,7 @@ ERROR_IDS = {
     "MAINTENANCE_RETRY_AFTER": "envmaintenance.E003",
     "MAINTENANCE_EXEMPT_PATHS": "envmaintenance.E004",
     "MAINTENANCE_MESSAGE": "envmaintenance.E005",
+    "MAINTENANCE_TRUSTED_PROXIES": "envmaintenance.E006",
 }
 
 W001 = Warning(
@@ -37,6 +39,13 @@ W003 = Warning(
     id="envmaintenance.W003",
 )
 
+W005 = Warning(
+    "MAINTENANCE_TRUSTED_PROXIES trusts every address, so any client can claim any "
+    "address with X-Forwarded-For and get past the allowlist.",
+    hint="List only the addresses of your reverse proxies or load balancers.",
+    id="envmaintenance.W005",
+)
+
 # Middleware from these modules may touch the database on the way in.
 _DATABASE_MIDDLEWARE_PREFIXES = ("django.contrib.sessions.", "django.contrib.auth.")
 
@@ -48,9 +57,30 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
         return [
             Error(f"{name}: {text}", id=ERROR_IDS[name]) for name, text in exc.problems
         ]
-    if config.allowed_networks.covers_everything():
-        return [W001]
-    return []
+    return [
+        *([W001] if config.allowed_networks.covers_everything() else []),
+        *_proxy_warnings(config),
+    ]
+
+
+def _proxy_warnings(config: MaintenanceConfig) -> list[CheckMessage]:
+    if config.trusted_proxies.covers_everything():
+        return [W005]
+    overlap = netaddr.IPSet(config.allowed_networks.networks) & netaddr.IPSet(
+        config.trusted_proxies.networks
+    )
+    if not overlap:
+        return []
+    blocks = ", ".join(str(block) for block in overlap.iter_cidrs())
+    return [
+        Warning(
+            f"MAINTENANCE_ALLOWED_IPS includes trusted proxies ({blocks}): a request "
+            f"that reaches the app through one of them without X-Forwarded-For is "
+            f"judged by the proxy's address and let in.",
+            hint="Allowlist the clients behind your proxies, not the proxies.",
+            id="envmaintenance.W004",
+        )
+    ]
 
 
 def check_middleware(**kwargs: Any) -> list[CheckMessage]:

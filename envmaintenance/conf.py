@@ -31,6 +31,7 @@ class MaintenanceConfig:
 
     enabled: bool = False
     allowed_networks: NetworkSet = field(default_factory=NetworkSet)
+    trusted_proxies: NetworkSet = field(default_factory=NetworkSet)
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
     exempt_paths: ExemptPaths = field(default_factory=ExemptPaths)
     message: str = DEFAULT_MESSAGE
@@ -91,6 +92,7 @@ def _split(raw: str) -> list[str]:
 VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "enabled": ("MAINTENANCE_MODE", parse_bool),
     "allowed_networks": ("MAINTENANCE_ALLOWED_IPS", parse_networks),
+    "trusted_proxies": ("MAINTENANCE_TRUSTED_PROXIES", parse_networks),
     "retry_after_seconds": ("MAINTENANCE_RETRY_AFTER", parse_retry_after),
     "exempt_paths": ("MAINTENANCE_EXEMPT_PATHS", parse_exempt_paths),
     "message": ("MAINTENANCE_MESSAGE", parse_message),

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import MiddlewareNotUsed
 
+from envmaintenance.client import client_key
 from envmaintenance.conf import get_config
+from envmaintenance.network import format_key
 from envmaintenance.responses import UnavailableResponses, render_page
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class MaintenanceMiddleware:
         if self.async_mode:
             markcoroutinefunction(self)
         self.allowed_networks = config.allowed_networks
+        self.trusted_proxies = config.trusted_proxies
         self.exempt_paths = config.exempt_paths
         self.responses = UnavailableResponses(config, render_page(config))
 
@@ -54,10 +57,14 @@ class MaintenanceMiddleware:
         """The 503 for this request, or None when it may pass."""
         if self.exempt_paths and self.exempt_paths.matches(request.path_info):
             return None
-        client = request.META.get("REMOTE_ADDR", "")
-        if client in self.allowed_networks:
+        client = client_key(request.META, self.trusted_proxies)
+        if client is not None and self.allowed_networks.contains_key(client):
             return None
-        logger.info(
-            "Maintenance: 503 for %s %r from %s", request.method, request.path, client
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "Maintenance: 503 for %s %r from %s",
+                request.method,
+                request.path,
+                "an unknown address" if client is None else format_key(client),
+            )
         return self.responses.build(request)

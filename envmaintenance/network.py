@@ -41,6 +41,13 @@ def address_key(text: str) -> int | None:
     return _IPV6_OFFSET + int.from_bytes(packed, "big")
 
 
+def format_key(key: int) -> str:
+    """The address text of a lookup key, for logs and messages."""
+    if key < _IPV6_OFFSET:
+        return socket.inet_ntop(socket.AF_INET, key.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, (key - _IPV6_OFFSET).to_bytes(16, "big"))
+
+
 def parse_network(entry: str) -> netaddr.IPNetwork:
     """Parse one address or CIDR block, refusing every ambiguous spelling."""
     if not _ENTRY_SYNTAX.fullmatch(entry):

@@ -23,6 +23,7 @@ INVALID_VALUES = {
     "MAINTENANCE_RETRY_AFTER": "0",
     "MAINTENANCE_EXEMPT_PATHS": "healthz",
     "MAINTENANCE_MESSAGE": "$NOT_SET_ANYWHERE",
+    "MAINTENANCE_TRUSTED_PROXIES": "10.0.0.0/255.0.0.0",
 }
 
 
@@ -87,3 +88,43 @@ def test_manage_py_check_reports_errors(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("MAINTENANCE_RETRY_AFTER", "10m")
     with pytest.raises(SystemCheckError, match=r"envmaintenance\.E003"):
         call_command("check")
+
+
+def test_w004_allowlist_contains_a_trusted_proxy(maintenance_env: SetEnv) -> None:
+    maintenance_env(allowed_ips="10.0.0.0/8, 192.0.2.0/24", trusted_proxies="10.1.2.3")
+    messages = check_configuration()
+    assert ids(messages) == ["envmaintenance.W004"]
+    assert "10.1.2.3/32" in messages[0].msg
+
+
+def test_w004_names_only_the_overlap(maintenance_env: SetEnv) -> None:
+    maintenance_env(allowed_ips="10.0.0.0/24", trusted_proxies="10.0.0.0/16")
+    (message,) = check_configuration()
+    assert "(10.0.0.0/24)" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("allowed", "trusted"),
+    [
+        ("10.0.0.0/8", "172.16.0.0/12"),
+        ("10.0.0.0/24", "10.0.1.0/24"),  # neighbours, no overlap
+        ("0.0.0.0/1", "2001:db8::1"),  # other family
+        ("", "10.0.0.1"),
+    ],
+)
+def test_w004_no_false_alarm(
+    maintenance_env: SetEnv, allowed: str, trusted: str
+) -> None:
+    maintenance_env(allowed_ips=allowed, trusted_proxies=trusted)
+    assert check_configuration() == []
+
+
+def test_w004_sees_mapped_proxies(maintenance_env: SetEnv) -> None:
+    maintenance_env(allowed_ips="10.0.0.0/8", trusted_proxies="::ffff:10.0.0.1")
+    assert ids(check_configuration()) == ["envmaintenance.W004"]
+
+
+@pytest.mark.parametrize("trusted", ["0.0.0.0/0", "::/0"])
+def test_w005_trusting_every_proxy(maintenance_env: SetEnv, trusted: str) -> None:
+    maintenance_env(trusted_proxies=trusted)
+    assert ids(check_configuration()) == ["envmaintenance.W005"]

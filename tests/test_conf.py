@@ -196,3 +196,19 @@ def test_any_value_loads_or_names_its_variable(variable: str, value: str) -> Non
     except ConfigError as exc:
         problems = exc.problems
     assert all(name == variable for name, _ in problems)
+
+
+def test_trusted_proxies_parse_like_the_allowlist() -> None:
+    config = load_config(
+        {"MAINTENANCE_TRUSTED_PROXIES": "172.16.0.0/12 ::ffff:10.0.0.1"}
+    )
+    assert [str(n) for n in config.trusted_proxies.networks] == [
+        "10.0.0.1/32",
+        "172.16.0.0/12",
+    ]
+
+
+@pytest.mark.parametrize("raw", ["10.0.0.1/8", "nginx", "10.0.0.0/255.0.0.0", "::1%lo"])
+def test_invalid_trusted_proxies_fail_start_up(raw: str) -> None:
+    message = problems_for({"MAINTENANCE_TRUSTED_PROXIES": raw})
+    assert message.startswith(f"MAINTENANCE_TRUSTED_PROXIES: {raw!r}")

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
+import functools
+import io
+import ipaddress
 import json
 import logging
+import os
 from collections.abc import Callable
+from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from envmaintenance.conf import get_config
 from envmaintenance.middleware import MaintenanceMiddleware
+from tests.reference import reference_client
 
 SetEnv = Callable[..., None]
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -229,3 +241,151 @@ async def test_async_mode_needs_no_thread_hop(maintenance_env: SetEnv) -> None:
     assert blocked.status_code == 503
     exempt = await middleware(RequestFactory().get("/healthz"))
     assert exempt.content == b"ok"
+
+
+TRUSTED = "10.0.0.0/8"
+ALLOWED = ["198.51.100.0/24", "2001:db8::/32"]
+FORWARDED_FOR = st.one_of(
+    st.text(max_size=60),
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                ["198.51.100.7", "10.0.0.3", "203.0.113.1", "[2001:db8::1]:1"]
+            ),
+            st.ip_addresses().map(str),
+            st.text(max_size=12),
+        ),
+        max_size=6,
+    ).map(", ".join),
+)
+
+
+@hypothesis_settings(deadline=None)
+@given(
+    remote_addr=st.one_of(st.sampled_from(["10.0.0.2", "198.51.100.9"]), st.text()),
+    forwarded_for=st.one_of(st.none(), FORWARDED_FOR),
+)
+def test_any_client_headers_get_503_or_pass_and_pass_only_when_allowed(
+    remote_addr: str, forwarded_for: str | None
+) -> None:
+    meta: dict[str, Any] = {"REMOTE_ADDR": remote_addr}
+    if forwarded_for is not None:
+        meta["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    request = RequestFactory().get("/", **meta)
+    status = _hypothesis_middleware()(request).status_code
+    expected = reference_client(
+        remote_addr,
+        [] if forwarded_for is None else forwarded_for.split(","),
+        [TRUSTED],
+    )
+    allowed = expected is not None and any(
+        expected in ipaddress.ip_network(network) for network in ALLOWED
+    )
+    assert status == (200 if allowed else 503)
+
+
+@functools.cache
+def _hypothesis_middleware() -> MaintenanceMiddleware:
+    """Built once: hypothesis examples share it instead of re-reading the env."""
+    environ = {
+        "MAINTENANCE_MODE": "1",
+        "MAINTENANCE_ALLOWED_IPS": " ".join(ALLOWED),
+        "MAINTENANCE_TRUSTED_PROXIES": TRUSTED,
+    }
+    with mock.patch.dict(os.environ, environ):
+        get_config.cache_clear()
+        try:
+            return MaintenanceMiddleware(lambda request: HttpResponse("ok"))
+        finally:
+            get_config.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/%00", {}),
+        ("/%E0%A4%A", {}),
+        ("/%ZZ", {}),
+        ("/" + "a" * 8000, {}),
+        ("/", {"HTTP_X_FORWARDED_FOR": "\x00" * 100}),
+        ("/", {"HTTP_X_FORWARDED_FOR": "x" * 5000}),
+        ("/", {"HTTP_X_FORWARDED_FOR": "unknown"}),
+        ("/", {"HTTP_X_FORWARDED_FOR": "1.2.3.4.5, [::1, 999.999.999.999"}),
+        ("/", {"HTTP_X_FORWARDED_FOR": "fe80::1%eth0"}),
+        ("/", {"REMOTE_ADDR": "fe80::1%eth0"}),
+        ("/", {"REMOTE_ADDR": "\x00"}),
+        ("/", {"HTTP_ACCEPT": "text/html;q=\x00"}),
+        ("/", {"HTTP_ACCEPT": "*/*;q=nan, text/plain;q=inf"}),
+        ("/", {"HTTP_ACCEPT": ";;;,,,/"}),
+        ("/", {"HTTP_HOST": "bad host..com:99999"}),
+        ("/", {"HTTP_HOST": "evil.example"}),
+        ("/", {"HTTP_X_REAL_IP": "127.0.0.1", "HTTP_FORWARDED": "for=127.0.0.1"}),
+    ],
+)
+def test_hostile_requests_get_the_503_not_a_500(
+    maintenance_env: SetEnv, client: Client, path: str, headers: dict[str, Any]
+) -> None:
+    maintenance_env(mode="1", allowed_ips="127.0.0.2", trusted_proxies="127.0.0.1")
+    assert client.get(path, **headers).status_code == 503
+
+
+def test_bad_host_with_host_validation_before_us_is_a_400(
+    maintenance_env: SetEnv, client: Client, settings: Any
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True  # SecurityMiddleware reads the host first
+    maintenance_env(mode="1")
+    assert client.get("/", HTTP_HOST="evil.example").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "forwarded_for", "status"),
+    [
+        ("127.0.0.1", "198.51.100.7", 200),
+        ("127.0.0.1", "127.0.0.9, 198.51.100.7", 200),
+        ("127.0.0.1", "198.51.100.7, 203.0.113.5", 503),
+        ("203.0.113.5", "198.51.100.7", 503),
+        ("127.0.0.1", None, 503),
+    ],
+)
+def test_allowlist_sees_the_client_behind_trusted_proxies(
+    maintenance_env: SetEnv,
+    client: Client,
+    remote_addr: str,
+    forwarded_for: str | None,
+    status: int,
+) -> None:
+    maintenance_env(
+        mode="1", allowed_ips="198.51.100.0/24", trusted_proxies="127.0.0.1"
+    )
+    headers: dict[str, Any] = {"REMOTE_ADDR": remote_addr}
+    if forwarded_for is not None:
+        headers["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    assert client.get("/", **headers).status_code == status
+
+
+def test_blocked_log_names_the_resolved_client(
+    maintenance_env: SetEnv, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    maintenance_env(mode="1", trusted_proxies="127.0.0.1")
+    with caplog.at_level(logging.INFO, logger="envmaintenance"):
+        client.get("/", HTTP_X_FORWARDED_FOR="203.0.113.50")
+        client.get("/", HTTP_X_FORWARDED_FOR="garbage")
+    messages = [r.getMessage() for r in caplog.records if r.name == "envmaintenance"]
+    assert "from 203.0.113.50" in messages[0]
+    assert "from an unknown address" in messages[1]
+
+
+def test_duplicate_forwarded_for_headers_are_one_list() -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "client": ("127.0.0.1", 1),
+        "headers": [
+            (b"x-forwarded-for", b"203.0.113.1"),
+            (b"x-forwarded-for", b"198.51.100.7"),
+        ],
+    }
+    request = ASGIRequest(scope, io.BytesIO())
+    assert request.META["HTTP_X_FORWARDED_FOR"] == "203.0.113.1,198.51.100.7"

@@ -1,0 +1,68 @@
+"""Who the client is: REMOTE_ADDR, or the forwarded hop trusted proxies vouch for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from envmaintenance.network import NetworkSet, address_key
+
+# Real chains have a handful of proxies. A longer run of trusted hops cannot
+# come from a real deployment, and walking it would let a client buy CPU time
+# with a long header, so it is treated as unresolvable.
+MAX_TRUSTED_HOPS = 32
+
+
+def hop_key(hop: str) -> int | None:
+    """Parse one X-Forwarded-For hop as proxies write it, or None.
+
+    Accepted: surrounding spaces, "[v6]", "[v6]:port", "a.b.c.d:port" and
+    IPv4-mapped IPv6. Everything address_key refuses stays refused.
+    """
+    hop = hop.strip(" \t")
+    if hop.startswith("["):
+        inner, bracket, port = hop[1:].partition("]")
+        if not bracket or ":" not in inner or (port and not _is_port(port, ":")):
+            return None
+        return address_key(inner)
+    if hop.count(":") == 1:
+        hop, _, port = hop.partition(":")
+        if not _is_port(port, ""):
+            return None
+    return address_key(hop)
+
+
+def _is_port(text: str, prefix: str) -> bool:
+    digits = text[len(prefix) :]
+    return (
+        text.startswith(prefix)
+        and 0 < len(digits) <= 5
+        and digits.isascii()
+        and digits.isdigit()
+        and int(digits) <= 65535
+    )
+
+
+def client_key(meta: Mapping[str, Any], trusted_proxies: NetworkSet) -> int | None:
+    """The client's address key, or None when it cannot be told.
+
+    With trusted proxies, X-Forwarded-For is walked from the right, skipping
+    trusted hops; the first untrusted hop is the client, or the left-most when
+    all are trusted (nginx's realip with real_ip_recursive on, Rails' RemoteIp).
+    Only the hops needed are looked at, so a long header costs no more than a
+    short one. No other header is read: any client can set them.
+    """
+    key = address_key(meta.get("REMOTE_ADDR", ""))
+    if key is None or not trusted_proxies.contains_key(key):
+        return key
+    header = meta.get("HTTP_X_FORWARDED_FOR")
+    if not header:
+        return key
+    end = len(header)
+    for _ in range(MAX_TRUSTED_HOPS):
+        start = header.rfind(",", 0, end) + 1
+        hop = hop_key(header[start:end])
+        if hop is None or start == 0 or not trusted_proxies.contains_key(hop):
+            return hop
+        end = start - 1
+    return None

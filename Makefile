@@ -43,7 +43,7 @@ test: lint types unit matrix
 demo: venv
 	@echo "Serving the sample project with .env.example on http://$(HOST):$(PORT) (Ctrl-C stops)."
 	@echo "Allowed during maintenance: $$(grep '^MAINTENANCE_ALLOWED_IPS=' .env.example | cut -d= -f2-)"
-	@echo "Maintenance is $${MAINTENANCE_MODE:-as in .env.example}; to switch it on: MAINTENANCE_MODE=1 make demo"
+	@echo "MAINTENANCE_MODE=$${MAINTENANCE_MODE:-$$(grep '^MAINTENANCE_MODE=' .env.example | cut -d= -f2-)}; to switch maintenance on: MAINTENANCE_MODE=1 make demo"
 	@echo "Then: curl -i http://$(HOST):$(PORT)/   (allowed)"
 	@echo "      curl -i --interface 127.0.0.2 http://$(HOST):$(PORT)/   (blocked: 503)"
 	ENV_FILE=$(CURDIR)/.env.example $(BIN)/gunicorn --chdir sample_project \

@@ -65,6 +65,7 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
+TIME_ZONE = "UTC"
 USE_TZ = True
 
 LOGGING = {

@@ -7,8 +7,10 @@ from typing import Any
 import netaddr
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 
 from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config
+from envmaintenance.responses import render_page
 
 MIDDLEWARE_PATH = "envmaintenance.middleware.MaintenanceMiddleware"
 
@@ -20,7 +22,12 @@ ERROR_IDS = {
     "MAINTENANCE_EXEMPT_PATHS": "envmaintenance.E004",
     "MAINTENANCE_MESSAGE": "envmaintenance.E005",
     "MAINTENANCE_TRUSTED_PROXIES": "envmaintenance.E006",
+    "MAINTENANCE_STARTS_AT": "envmaintenance.E007",
+    "MAINTENANCE_ENDS_AT": "envmaintenance.E008",
+    "MAINTENANCE_BYPASS_TOKEN": "envmaintenance.E009",
+    "MAINTENANCE_BYPASS_MAX_AGE": "envmaintenance.E010",
 }
+TEMPLATE_ERROR_ID = "envmaintenance.E011"
 
 W001 = Warning(
     "MAINTENANCE_ALLOWED_IPS lets every address in, so maintenance blocks nobody.",
@@ -46,6 +53,14 @@ W005 = Warning(
     id="envmaintenance.W005",
 )
 
+W006 = Warning(
+    "MAINTENANCE_ENDS_AT is set, but neither MAINTENANCE_MODE nor "
+    "MAINTENANCE_STARTS_AT is, so it has no effect.",
+    hint="Set MAINTENANCE_STARTS_AT for a scheduled window, or MAINTENANCE_MODE=1 "
+    "for maintenance now that is expected to end at MAINTENANCE_ENDS_AT.",
+    id="envmaintenance.W006",
+)
+
 # Middleware from these modules may touch the database on the way in.
 _DATABASE_MIDDLEWARE_PREFIXES = ("django.contrib.sessions.", "django.contrib.auth.")
 
@@ -57,10 +72,21 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
         return [
             Error(f"{name}: {text}", id=ERROR_IDS[name]) for name, text in exc.problems
         ]
+    ends_alone = config.ends_at and not (config.enabled or config.starts_at)
     return [
         *([W001] if config.allowed_networks.covers_everything() else []),
         *_proxy_warnings(config),
+        *([W006] if ends_alone else []),
+        *_template_errors(config),
     ]
+
+
+def _template_errors(config: MaintenanceConfig) -> list[CheckMessage]:
+    try:
+        render_page(config)
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id=TEMPLATE_ERROR_ID)]
+    return []
 
 
 def _proxy_warnings(config: MaintenanceConfig) -> list[CheckMessage]:

@@ -7,10 +7,12 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.dateparse import parse_datetime
 
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
 from envmaintenance.paths import ExemptPaths, parse_exempt_path
@@ -19,10 +21,15 @@ DEFAULT_MESSAGE = "We are carrying out planned maintenance and will be back shor
 DEFAULT_RETRY_AFTER_SECONDS = 3600
 # A week: search engines start dropping pages that answer 503 for longer.
 MAX_RETRY_AFTER_SECONDS = 604_800
+DEFAULT_BYPASS_MAX_AGE_SECONDS = 12 * 3600
+MAX_BYPASS_MAX_AGE_SECONDS = 30 * 86400
+MIN_BYPASS_TOKEN_LENGTH = 16
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 _SEPARATORS = re.compile(r"[,\s]+")
+# RFC 3986 unreserved characters: the token goes into a link unencoded.
+_TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,10 @@ class MaintenanceConfig:
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
     exempt_paths: ExemptPaths = field(default_factory=ExemptPaths)
     message: str = DEFAULT_MESSAGE
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    bypass_token: str | None = None
+    bypass_max_age_seconds: int = DEFAULT_BYPASS_MAX_AGE_SECONDS
 
 
 class ConfigError(ImproperlyConfigured):
@@ -63,17 +74,55 @@ def parse_networks(raw: str) -> NetworkSet:
         raise ValueError(f"{exc}; expected IP addresses or CIDR blocks") from None
 
 
-def parse_retry_after(raw: str) -> int:
+def _parse_seconds(raw: str, maximum: int) -> int:
     digits = raw.strip()
     # int() alone would take "+120", "1_000" and non-ASCII digits.
-    if digits.isascii() and digits.isdigit() and len(digits.lstrip("0")) <= 6:
+    if digits.isascii() and digits.isdigit() and len(digits.lstrip("0")) <= 9:
         seconds = int(digits)
-        if 1 <= seconds <= MAX_RETRY_AFTER_SECONDS:
+        if 1 <= seconds <= maximum:
             return seconds
     raise ValueError(
         f"{raw!r} is not a number of seconds; "
-        f"expected a whole number from 1 to {MAX_RETRY_AFTER_SECONDS}"
+        f"expected a whole number from 1 to {maximum}"
     )
+
+
+def parse_retry_after(raw: str) -> int:
+    return _parse_seconds(raw, MAX_RETRY_AFTER_SECONDS)
+
+
+def parse_bypass_max_age(raw: str) -> int:
+    return _parse_seconds(raw, MAX_BYPASS_MAX_AGE_SECONDS)
+
+
+def parse_moment(raw: str) -> datetime | None:
+    text = raw.strip()
+    if not text:
+        return None
+    expected = "expected an ISO 8601 date-time with offset, like 2026-12-01T22:00:00Z"
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a valid date-time; {expected}") from None
+    if moment is None:
+        raise ValueError(f"{raw!r} is not a date-time; {expected}")
+    if moment.utcoffset() is None:
+        raise ValueError(f"{raw!r} has no UTC offset; {expected}")
+    return moment
+
+
+def parse_bypass_token(raw: str) -> str | None:
+    token = raw.strip()
+    if not token:
+        return None
+    if len(token) < MIN_BYPASS_TOKEN_LENGTH or not _TOKEN_SYNTAX.fullmatch(token):
+        # The value is a secret: never echo it.
+        raise ValueError(
+            f"the token ({len(token)} characters) is too weak or not URL-safe; "
+            f"expected at least {MIN_BYPASS_TOKEN_LENGTH} characters from "
+            f"A-Z a-z 0-9 . _ ~ -, e.g. from secrets.token_urlsafe(32)"
+        )
+    return token
 
 
 def parse_exempt_paths(raw: str) -> ExemptPaths:
@@ -96,6 +145,10 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "retry_after_seconds": ("MAINTENANCE_RETRY_AFTER", parse_retry_after),
     "exempt_paths": ("MAINTENANCE_EXEMPT_PATHS", parse_exempt_paths),
     "message": ("MAINTENANCE_MESSAGE", parse_message),
+    "starts_at": ("MAINTENANCE_STARTS_AT", parse_moment),
+    "ends_at": ("MAINTENANCE_ENDS_AT", parse_moment),
+    "bypass_token": ("MAINTENANCE_BYPASS_TOKEN", parse_bypass_token),
+    "bypass_max_age_seconds": ("MAINTENANCE_BYPASS_MAX_AGE", parse_bypass_max_age),
 }
 
 
@@ -118,6 +171,15 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
             problems.append((variable, f"{raw!r} refers to a variable that is not set"))
         except RecursionError:
             problems.append((variable, f"{raw!r} refers to itself"))
+    starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
+    if starts_at and ends_at and ends_at <= starts_at:
+        problems.append(
+            (
+                "MAINTENANCE_ENDS_AT",
+                f"{environ_map['MAINTENANCE_ENDS_AT']!r} is not after "
+                f"MAINTENANCE_STARTS_AT ({environ_map['MAINTENANCE_STARTS_AT']!r})",
+            )
+        )
     if problems:
         raise ConfigError(problems)
     return MaintenanceConfig(**values)

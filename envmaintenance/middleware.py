@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import MiddlewareNotUsed
 
+from envmaintenance import schedule
+from envmaintenance.bypass import Bypass
 from envmaintenance.client import client_key
 from envmaintenance.conf import get_config
 from envmaintenance.network import format_key
@@ -24,15 +26,16 @@ AsyncGetResponse = Callable[["HttpRequest"], Awaitable["HttpResponseBase"]]
 
 
 class MaintenanceMiddleware:
-    """Sync and async capable; removes itself from the chain when maintenance is off."""
+    """Sync and async capable; removes itself when maintenance cannot happen."""
 
     sync_capable = True
     async_capable = True
 
     def __init__(self, get_response: GetResponse | AsyncGetResponse) -> None:
         config = get_config()
-        if not config.enabled:
-            raise MiddlewareNotUsed("MAINTENANCE_MODE is off")
+        self.schedule = schedule.Schedule(config)
+        if not self.schedule.may_be_active(schedule.clock()):
+            raise MiddlewareNotUsed("maintenance is off and none is scheduled")
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
@@ -40,6 +43,11 @@ class MaintenanceMiddleware:
         self.allowed_networks = config.allowed_networks
         self.trusted_proxies = config.trusted_proxies
         self.exempt_paths = config.exempt_paths
+        self.bypass = (
+            Bypass(config.bypass_token, config.bypass_max_age_seconds)
+            if config.bypass_token
+            else None
+        )
         self.responses = UnavailableResponses(config, render_page(config))
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
@@ -54,12 +62,20 @@ class MaintenanceMiddleware:
         return response
 
     def blocked_response(self, request: HttpRequest) -> HttpResponseBase | None:
-        """The 503 for this request, or None when it may pass."""
+        """The answer for a request maintenance stops, or None when it may pass."""
+        if not self.schedule.forced and not self.schedule.is_active(schedule.clock()):
+            return None
         if self.exempt_paths and self.exempt_paths.matches(request.path_info):
             return None
         client = client_key(request.META, self.trusted_proxies)
         if client is not None and self.allowed_networks.contains_key(client):
             return None
+        if self.bypass is not None:
+            if self.bypass.has_valid_cookie(request):
+                return None
+            redirect = self.bypass.redirect_with_cookie(request)
+            if redirect is not None:
+                return redirect
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Maintenance: 503 for %s %r from %s",
@@ -67,4 +83,9 @@ class MaintenanceMiddleware:
                 request.path,
                 "an unknown address" if client is None else format_key(client),
             )
-        return self.responses.build(request)
+        retry_after = (
+            self.schedule.retry_after_seconds(schedule.clock())
+            if self.schedule.has_end
+            else None
+        )
+        return self.responses.build(request, retry_after)

@@ -89,16 +89,16 @@ class NetworkSet:
     __slots__ = ("_ends", "_starts", "networks")
 
     def __init__(self, networks: Iterable[netaddr.IPNetwork] = ()) -> None:
+        # cidr_merge sorts IPv4 before IPv6, which is also the order of the keys.
         self.networks: tuple[netaddr.IPNetwork, ...] = tuple(
             netaddr.cidr_merge(list(networks))
         )
-        ranges = sorted(
-            (network.first + offset, network.last + offset)
-            for network in self.networks
-            for offset in [_IPV6_OFFSET if network.version == 6 else 0]
-        )
-        self._starts = [start for start, _ in ranges]
-        self._ends = [end for _, end in ranges]
+        offsets = [
+            _IPV6_OFFSET if network.version == 6 else 0 for network in self.networks
+        ]
+        pairs = list(zip(self.networks, offsets, strict=True))
+        self._starts = [network.first + offset for network, offset in pairs]
+        self._ends = [network.last + offset for network, offset in pairs]
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -118,6 +118,13 @@ class NetworkSet:
     def contains_key(self, key: int) -> bool:
         index = bisect_right(self._starts, key) - 1
         return index >= 0 and key <= self._ends[index]
+
+    def network_for(self, key: int) -> netaddr.IPNetwork | None:
+        """The merged block holding ``key``, to explain a decision."""
+        index = bisect_right(self._starts, key) - 1
+        if index >= 0 and key <= self._ends[index]:
+            return self.networks[index]
+        return None
 
     def __contains__(self, address: str) -> bool:
         key = address_key(address)

@@ -51,7 +51,7 @@ def render_page(config: MaintenanceConfig) -> str:
         "message": config.message,
         "retry_after": config.retry_after_seconds,
         "retry_after_text": humanise_seconds(config.retry_after_seconds),
-        "ends_at": None,
+        "ends_at": config.ends_at,
     }
     try:
         try:
@@ -73,13 +73,14 @@ class UnavailableResponses:
     __slots__ = ("_variants",)
 
     def __init__(self, config: MaintenanceConfig, html: str) -> None:
-        problem = {
+        problem: dict[str, object] = {
             "type": "about:blank",
             "title": "Service Unavailable",
             "status": 503,
             "detail": config.message,
-            "retry_after": config.retry_after_seconds,
         }
+        if config.ends_at:
+            problem["ends_at"] = config.ends_at.isoformat()
         bodies = {
             HTML: (html.encode(), "text/html; charset=utf-8"),
             PROBLEM_JSON: (json.dumps(problem).encode(), PROBLEM_JSON),
@@ -100,10 +101,15 @@ class UnavailableResponses:
             for media_type, (body, content_type) in bodies.items()
         }
 
-    def build(self, request: HttpRequest) -> HttpResponse:
+    def build(
+        self, request: HttpRequest, retry_after_seconds: int | None = None
+    ) -> HttpResponse:
+        """The 503 for this request; a scheduled end overrides Retry-After."""
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         body, headers = self._variants[preferred_media_type(accept)]
         response = HttpResponse(body, status=503, headers=headers)
+        if retry_after_seconds is not None:
+            response["Retry-After"] = str(retry_after_seconds)
         # An expected 503 is not a server error: keep it out of django.request.
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 from django.test import AsyncClient, Client
 
+from envmaintenance import schedule
 from envmaintenance.conf import get_config
+from envmaintenance.testing import maintenance  # noqa: F401 - the fixture users get
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +44,14 @@ def client() -> Client:
 @pytest.fixture
 def async_client() -> AsyncClient:
     return AsyncClient()
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime | float], None]:
+    """Moves the clock maintenance windows are judged by; no sleeping."""
+
+    def set_now(moment: datetime | float) -> None:
+        now = moment.timestamp() if isinstance(moment, datetime) else moment
+        monkeypatch.setattr(schedule, "clock", lambda: now)
+
+    return set_now

@@ -6,6 +6,7 @@ SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 ROOT_URLCONF = "tests.urls"
+TIME_ZONE = "UTC"
 USE_TZ = True
 
 INSTALLED_APPS = [

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -212,3 +213,78 @@ def test_trusted_proxies_parse_like_the_allowlist() -> None:
 def test_invalid_trusted_proxies_fail_start_up(raw: str) -> None:
     message = problems_for({"MAINTENANCE_TRUSTED_PROXIES": raw})
     assert message.startswith(f"MAINTENANCE_TRUSTED_PROXIES: {raw!r}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-12-01T22:00:00Z", datetime(2026, 12, 1, 22, tzinfo=timezone.utc)),
+        ("2026-12-01T23:00:00+01:00", datetime(2026, 12, 1, 22, tzinfo=timezone.utc)),
+        (
+            " 2026-12-01 22:00:00.5-05:30 ",
+            datetime(2026, 12, 2, 3, 30, 0, 500000, timezone.utc),
+        ),
+    ],
+)
+def test_starts_at_accepts_iso_8601_with_offset(raw: str, expected: datetime) -> None:
+    assert load_config({"MAINTENANCE_STARTS_AT": raw}).starts_at == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("2026-12-01T22:00:00", "has no UTC offset"),
+        ("2026-12-01", "has no UTC offset"),
+        ("tomorrow 22:00", "is not a date-time"),
+        ("2026-13-01T22:00:00Z", "not a valid date-time"),
+        ("2026-12-01T25:00:00Z", "not a valid date-time"),
+        ("1764626400", "is not a date-time"),
+    ],
+)
+@pytest.mark.parametrize("variable", ["MAINTENANCE_STARTS_AT", "MAINTENANCE_ENDS_AT"])
+def test_moments_reject(variable: str, raw: str, reason: str) -> None:
+    message = problems_for({variable: raw})
+    assert message.startswith(f"{variable}: {raw!r}")
+    assert reason in message
+    assert "expected an ISO 8601 date-time with offset" in message
+
+
+@pytest.mark.parametrize("end", ["2026-12-01T22:00:00Z", "2026-12-01T21:00:00Z"])
+def test_end_must_be_after_start(end: str) -> None:
+    message = problems_for(
+        {"MAINTENANCE_STARTS_AT": "2026-12-01T22:00:00Z", "MAINTENANCE_ENDS_AT": end}
+    )
+    assert message.startswith(f"MAINTENANCE_ENDS_AT: {end!r} is not after")
+
+
+def test_empty_moments_are_unset() -> None:
+    config = load_config({"MAINTENANCE_STARTS_AT": "", "MAINTENANCE_ENDS_AT": " "})
+    assert config.starts_at is None
+    assert config.ends_at is None
+
+
+def test_bypass_token_and_max_age() -> None:
+    config = load_config(
+        {"MAINTENANCE_BYPASS_TOKEN": "a" * 16, "MAINTENANCE_BYPASS_MAX_AGE": "600"}
+    )
+    assert config.bypass_token == "a" * 16
+    assert config.bypass_max_age_seconds == 600
+    assert load_config({}).bypass_max_age_seconds == 12 * 3600
+    assert load_config({"MAINTENANCE_BYPASS_TOKEN": " "}).bypass_token is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["fifteen-chars-x", "has spaces in it, long", "amp&ersand-long-token", "ü" * 20],
+)
+def test_weak_or_unsafe_bypass_token_fails_without_echoing_it(token: str) -> None:
+    message = problems_for({"MAINTENANCE_BYPASS_TOKEN": token})
+    assert message.startswith("MAINTENANCE_BYPASS_TOKEN: the token")
+    assert "at least 16 characters" in message
+    assert token not in message
+
+
+@pytest.mark.parametrize("raw", ["0", "12h", "-1", "2592001"])
+def test_bypass_max_age_rejects(raw: str) -> None:
+    message = problems_for({"MAINTENANCE_BYPASS_MAX_AGE": raw})
+    assert "expected a whole number from 1 to 2592000" in message

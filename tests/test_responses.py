@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +123,34 @@ def test_each_request_gets_its_own_response_object() -> None:
     first["X-Extra"] = "1"
     assert "X-Extra" not in second
     assert first.content == second.content == b"<p>page</p>"
+
+
+def test_page_announces_the_expected_end() -> None:
+    ends_at = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
+    html = render_page(MaintenanceConfig(enabled=True, ends_at=ends_at))
+    assert 'data-ends-at="2026-12-01T23:00:00+00:00"' in html
+    assert "Expected back by" in html
+    assert "Tuesday 1 December 2026, 23:00 UTC" in html
+    assert "window.location.reload()" in html
+
+
+def test_page_without_an_end_reloads_after_retry_after() -> None:
+    html = render_page(MaintenanceConfig(enabled=True, retry_after_seconds=5))
+    assert 'data-retry-after="5"' in html
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
+    assert 'data-ends-at="' not in html
+
+
+def test_problem_json_carries_the_expected_end() -> None:
+    ends_at = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
+    responses = UnavailableResponses(MaintenanceConfig(ends_at=ends_at), "")
+    request = RequestFactory().get("/", HTTP_ACCEPT="application/json")
+    body = json.loads(responses.build(request).content)
+    assert body["ends_at"] == "2026-12-01T23:00:00+00:00"
+
+
+def test_retry_after_can_be_given_per_request() -> None:
+    responses = UnavailableResponses(MaintenanceConfig(retry_after_seconds=60), "")
+    request = RequestFactory().get("/")
+    assert responses.build(request)["Retry-After"] == "60"
+    assert responses.build(request, 7)["Retry-After"] == "7"

@@ -1,0 +1,84 @@
+"""When maintenance is on: the switch, the scheduled window, and Retry-After."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envmaintenance.conf import MaintenanceConfig
+
+# The one seam tests replace to move time; per request it is a single call.
+clock = time.time
+
+
+@dataclass(frozen=True)
+class MaintenanceState:
+    """What templates see as ``maintenance``: enough to announce a window."""
+
+    active: bool
+    upcoming: bool
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+
+class Schedule:
+    """The switch and the window as timestamps, so a request costs a comparison."""
+
+    __slots__ = ("_ends", "_forced", "_retry_after_seconds", "_starts", "config")
+
+    def __init__(self, config: MaintenanceConfig) -> None:
+        self.config = config
+        self._forced = config.enabled
+        self._starts = config.starts_at.timestamp() if config.starts_at else None
+        self._ends = config.ends_at.timestamp() if config.ends_at else None
+        self._retry_after_seconds = config.retry_after_seconds
+
+    @property
+    def forced(self) -> bool:
+        """MAINTENANCE_MODE is on: active whatever the window says."""
+        return self._forced
+
+    @property
+    def has_end(self) -> bool:
+        return self._ends is not None
+
+    def is_active(self, now: float) -> bool:
+        if self._forced:
+            return True
+        if self._starts is None or now < self._starts:
+            return False
+        return self._ends is None or now < self._ends
+
+    def may_be_active(self, now: float) -> bool:
+        """Whether this process can still see maintenance at ``now`` or later."""
+        if self._forced:
+            return True
+        return self._starts is not None and (self._ends is None or now < self._ends)
+
+    def retry_after_seconds(self, now: float) -> int:
+        """Seconds until the announced end, rounded up; else the configured delay."""
+        if self._ends is not None and now < self._ends:
+            return math.ceil(self._ends - now)
+        return self._retry_after_seconds
+
+    def state(self, now: float) -> MaintenanceState:
+        return MaintenanceState(
+            active=self.is_active(now),
+            upcoming=self._starts is not None and now < self._starts,
+            starts_at=self.config.starts_at,
+            ends_at=self.config.ends_at,
+        )
+
+    def describe(self, now: float) -> str:
+        """on / scheduled / upcoming / off, as ``manage.py maintenance`` prints it."""
+        if self._forced:
+            return "on"
+        if self.is_active(now):
+            return "scheduled"
+        if self._starts is not None and now < self._starts:
+            return "upcoming"
+        return "off"

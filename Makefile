@@ -11,7 +11,7 @@ PORT := 8000
 # python:Django pairs beside the main run (Django 5.2 on the default python3).
 MATRIX ?= python3.10:5.2 python3.12:6.0 python3.12:6.1 python3.13:6.1
 
-.PHONY: help venv lint types unit matrix test demo clean
+.PHONY: help venv lint types unit matrix test demo screenshots clean
 
 help:
 	@echo "make demo   serve the sample project on http://$(HOST):$(PORT)"
@@ -28,6 +28,8 @@ venv: $(INSTALLED)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/hadolint Dockerfile
 
 types: venv
 	$(BIN)/mypy .
@@ -46,8 +48,12 @@ demo: venv
 	@echo "MAINTENANCE_MODE=$${MAINTENANCE_MODE:-$$(grep '^MAINTENANCE_MODE=' .env.example | cut -d= -f2-)}; to switch maintenance on: MAINTENANCE_MODE=1 make demo"
 	@echo "Then: curl -i http://$(HOST):$(PORT)/   (allowed)"
 	@echo "      curl -i --interface 127.0.0.2 http://$(HOST):$(PORT)/   (blocked: 503)"
-	ENV_FILE=$(CURDIR)/.env.example $(BIN)/gunicorn --chdir sample_project \
-		--bind $(HOST):$(PORT) --workers 2 --access-logfile - sample.wsgi
+	ENV_FILE=$(CURDIR)/.env.example GUNICORN_BIND=$(HOST):$(PORT) \
+		$(BIN)/gunicorn --config sample_project/gunicorn.conf.py
+
+# The README's pictures of the page, taken by the browser test.
+screenshots: venv
+	SCREENSHOT_DIR=docs $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_browser.py -k captured
 
 clean:
-	rm -rf $(VENV) .venv-* build dist .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-* build dist .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

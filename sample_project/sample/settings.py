@@ -31,6 +31,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "envmaintenance.middleware.MaintenanceMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -53,6 +54,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "envmaintenance.context_processors.maintenance",
             ]
         },
     }
@@ -65,6 +67,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
+# WhiteNoise serves the app's static files straight from their sources: no
+# collectstatic step in the demo. /static/ is exempt from maintenance.
+WHITENOISE_USE_FINDERS = True
 TIME_ZONE = "UTC"
 USE_TZ = True
 

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import Start, request
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+SERVERS = ["gunicorn", "uvicorn"]
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_maintenance_off_serves_the_site(start_app: Start, kind: str) -> None:
+    server = start_app(kind)
+    response = request(server.port, "/", source="127.0.0.9")
+    assert response.status == 200
+    assert b"The site is up" in response.body
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_maintenance_on(start_app: Start, kind: str) -> None:
+    server = start_app(kind, mode="1", retry_after="120", message="Upgrading <db>")
+    page = request(server.port, "/", source="127.0.0.9", headers={"Accept": BROWSER})
+    assert page.status == 503
+    assert page.headers["retry-after"] == "120"
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert b"Upgrading &lt;db&gt;" in page.body
+
+    api = request(
+        server.port,
+        "/api/status",
+        source="127.0.0.9",
+        headers={"Accept": "application/json"},
+    )
+    assert api.status == 503
+    assert api.headers["content-type"] == "application/problem+json"
+    assert json.loads(api.body)["detail"] == "Upgrading <db>"
+
+    assert request(server.port, "/healthz", source="127.0.0.9").status == 200
+    assert (
+        request(server.port, "/static/sample/site.css", source="127.0.0.9").status
+        == 200
+    )
+
+    # .env.example allowlists 127.0.0.1: the same request from there passes.
+    allowed = request(server.port, "/", source="127.0.0.1")
+    assert allowed.status == 200
+    assert b"Maintenance is in progress" in allowed.body  # the banner, for staff
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_head_and_post_get_the_503(start_app: Start, kind: str) -> None:
+    server = start_app(kind, mode="1")
+    head = request(server.port, "/", source="127.0.0.9", method="HEAD")
+    assert head.status == 503
+    assert head.body == b""
+    post = request(server.port, "/", source="127.0.0.9", method="POST")
+    assert post.status == 503
+
+
+def test_bad_configuration_stops_gunicorn_with_a_clear_message(
+    start_app: Start,
+) -> None:
+    with pytest.raises(RuntimeError) as info:
+        start_app("gunicorn", mode="1", allowed_ips="10.0.0.1/8")
+    assert "MAINTENANCE_ALLOWED_IPS: '10.0.0.1/8' has host bits set" in str(info.value)

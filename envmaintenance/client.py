@@ -43,6 +43,11 @@ def _is_port(text: str, prefix: str) -> bool:
     )
 
 
+def remote_addr_key(meta: Mapping[str, Any]) -> int | None:
+    """Without trusted proxies, the client is REMOTE_ADDR, full stop."""
+    return address_key(meta.get("REMOTE_ADDR", ""))
+
+
 def client_key(meta: Mapping[str, Any], trusted_proxies: NetworkSet) -> int | None:
     """The client's address key, or None when it cannot be told.
 
@@ -52,7 +57,7 @@ def client_key(meta: Mapping[str, Any], trusted_proxies: NetworkSet) -> int | No
     Only the hops needed are looked at, so a long header costs no more than a
     short one. No other header is read: any client can set them.
     """
-    key = address_key(meta.get("REMOTE_ADDR", ""))
+    key = remote_addr_key(meta)
     if key is None or not trusted_proxies.contains_key(key):
         return key
     header = meta.get("HTTP_X_FORWARDED_FOR")

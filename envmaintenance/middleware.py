@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import MiddlewareNotUsed
 
 from envmaintenance import schedule
 from envmaintenance.bypass import Bypass
-from envmaintenance.client import client_key
+from envmaintenance.client import client_key, remote_addr_key
 from envmaintenance.conf import get_config
 from envmaintenance.network import format_key
 from envmaintenance.responses import UnavailableResponses, render_page
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from django.http import HttpRequest, HttpResponseBase
 
 logger = logging.getLogger("envmaintenance")
@@ -33,21 +36,29 @@ class MaintenanceMiddleware:
 
     def __init__(self, get_response: GetResponse | AsyncGetResponse) -> None:
         config = get_config()
-        self.schedule = schedule.Schedule(config)
-        if not self.schedule.may_be_active(schedule.clock()):
+        plan = schedule.Schedule(config)
+        if not plan.may_be_active(schedule.clock()):
             raise MiddlewareNotUsed("maintenance is off and none is scheduled")
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
-        self.allowed_networks = config.allowed_networks
-        self.trusted_proxies = config.trusted_proxies
-        self.exempt_paths = config.exempt_paths
+        # What a request needs, decided here: each step is a bound callable, or
+        # None when it does not apply (benchmarks/ measures why it matters).
+        self.window = None if plan.forced else plan
+        self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
+        self.client_key: Callable[[Mapping[str, Any]], int | None] = (
+            functools.partial(client_key, trusted_proxies=config.trusted_proxies)
+            if config.trusted_proxies
+            else remote_addr_key
+        )
+        self.is_allowed = config.allowed_networks.contains_key
         self.bypass = (
             Bypass(config.bypass_token, config.bypass_max_age_seconds)
             if config.bypass_token
             else None
         )
+        self.retry_after = plan.retry_after_seconds if plan.has_end else None
         self.responses = UnavailableResponses(config, render_page(config))
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
@@ -63,12 +74,12 @@ class MaintenanceMiddleware:
 
     def blocked_response(self, request: HttpRequest) -> HttpResponseBase | None:
         """The answer for a request maintenance stops, or None when it may pass."""
-        if not self.schedule.forced and not self.schedule.is_active(schedule.clock()):
+        if self.window is not None and not self.window.is_active(schedule.clock()):
             return None
-        if self.exempt_paths and self.exempt_paths.matches(request.path_info):
+        if self.is_exempt is not None and self.is_exempt(request.path_info):
             return None
-        client = client_key(request.META, self.trusted_proxies)
-        if client is not None and self.allowed_networks.contains_key(client):
+        client = self.client_key(request.META)
+        if client is not None and self.is_allowed(client):
             return None
         if self.bypass is not None:
             if self.bypass.has_valid_cookie(request):
@@ -84,8 +95,6 @@ class MaintenanceMiddleware:
                 "an unknown address" if client is None else format_key(client),
             )
         retry_after = (
-            self.schedule.retry_after_seconds(schedule.clock())
-            if self.schedule.has_end
-            else None
+            None if self.retry_after is None else self.retry_after(schedule.clock())
         )
         return self.responses.build(request, retry_after)

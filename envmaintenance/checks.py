@@ -61,6 +61,13 @@ W006 = Warning(
     id="envmaintenance.W006",
 )
 
+W007 = Warning(
+    "MAINTENANCE_EXEMPT_PATHS includes '/', which exempts every path, so "
+    "maintenance blocks nobody.",
+    hint="List only the prefixes that must stay up, such as /healthz and /static/.",
+    id="envmaintenance.W007",
+)
+
 # Middleware from these modules may touch the database on the way in.
 _DATABASE_MIDDLEWARE_PREFIXES = ("django.contrib.sessions.", "django.contrib.auth.")
 
@@ -77,6 +84,7 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
         *([W001] if config.allowed_networks.covers_everything() else []),
         *_proxy_warnings(config),
         *([W006] if ends_alone else []),
+        *([W007] if "/" in config.exempt_paths.prefixes else []),
         *_template_errors(config),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,12 @@ from envmaintenance.network import NetworkSet, address_key
 # come from a real deployment, and walking it would let a client buy CPU time
 # with a long header, so it is treated as unresolvable.
 MAX_TRUSTED_HOPS = 32
+# "[" + the longest IPv6 text (45) + "]:" + a port, with room for spaces. Longer
+# strings cannot be one address; refusing them early also keeps the caches small.
+MAX_ADDRESS_LENGTH = 64
+# Behind proxies the same few proxy addresses, and returning clients, come back
+# on every request: parsing each distinct string once is most of the saving.
+_CACHE_SIZE = 4096
 
 
 def hop_key(hop: str) -> int | None:
@@ -43,31 +50,51 @@ def _is_port(text: str, prefix: str) -> bool:
     )
 
 
+_cached_address_key = functools.lru_cache(maxsize=_CACHE_SIZE)(address_key)
+
+
 def remote_addr_key(meta: Mapping[str, Any]) -> int | None:
     """Without trusted proxies, the client is REMOTE_ADDR, full stop."""
-    return address_key(meta.get("REMOTE_ADDR", ""))
+    remote_addr = meta.get("REMOTE_ADDR", "")
+    if not isinstance(remote_addr, str) or len(remote_addr) > MAX_ADDRESS_LENGTH:
+        return None
+    return _cached_address_key(remote_addr)
 
 
-def client_key(meta: Mapping[str, Any], trusted_proxies: NetworkSet) -> int | None:
-    """The client's address key, or None when it cannot be told.
+class ProxiedClient:
+    """The client behind trusted proxies, for one set of them.
 
-    With trusted proxies, X-Forwarded-For is walked from the right, skipping
-    trusted hops; the first untrusted hop is the client, or the left-most when
-    all are trusted (nginx's realip with real_ip_recursive on, Rails' RemoteIp).
-    Only the hops needed are looked at, so a long header costs no more than a
-    short one. No other header is read: any client can set them.
+    X-Forwarded-For is walked from the right, skipping trusted hops; the first
+    untrusted hop is the client, or the left-most when all are trusted (nginx's
+    realip with real_ip_recursive on, Rails' RemoteIp). Only the hops needed
+    are looked at, so a long header costs no more than a short one. No other
+    header is read: any client can set them.
     """
-    key = remote_addr_key(meta)
-    if key is None or not trusted_proxies.contains_key(key):
-        return key
-    header = meta.get("HTTP_X_FORWARDED_FOR")
-    if not header:
-        return key
-    end = len(header)
-    for _ in range(MAX_TRUSTED_HOPS):
-        start = header.rfind(",", 0, end) + 1
-        hop = hop_key(header[start:end])
-        if hop is None or start == 0 or not trusted_proxies.contains_key(hop):
-            return hop
-        end = start - 1
-    return None
+
+    def __init__(self, trusted_proxies: NetworkSet) -> None:
+        self.trusted_proxies = trusted_proxies
+        # Per distinct hop text: its key and whether it is a trusted proxy.
+        self._classify = functools.lru_cache(maxsize=_CACHE_SIZE)(self._classify_hop)
+
+    def _classify_hop(self, hop: str) -> tuple[int | None, bool]:
+        key = hop_key(hop)
+        return key, key is not None and self.trusted_proxies.contains_key(key)
+
+    def __call__(self, meta: Mapping[str, Any]) -> int | None:
+        """The client's address key, or None when it cannot be told."""
+        key = remote_addr_key(meta)
+        if key is None or not self.trusted_proxies.contains_key(key):
+            return key
+        header = meta.get("HTTP_X_FORWARDED_FOR")
+        if not header:
+            return key
+        end = len(header)
+        for _ in range(MAX_TRUSTED_HOPS):
+            start = header.rfind(",", 0, end) + 1
+            if end - start > MAX_ADDRESS_LENGTH:
+                return None
+            hop, trusted = self._classify(header[start:end])
+            if hop is None or start == 0 or not trusted:
+                return hop
+            end = start - 1
+        return None

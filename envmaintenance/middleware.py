@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ from django.core.exceptions import MiddlewareNotUsed
 
 from envmaintenance import schedule
 from envmaintenance.bypass import Bypass
-from envmaintenance.client import client_key, remote_addr_key
+from envmaintenance.client import ProxiedClient, remote_addr_key
 from envmaintenance.conf import get_config
 from envmaintenance.network import format_key
 from envmaintenance.responses import UnavailableResponses, render_page
@@ -48,7 +47,7 @@ class MaintenanceMiddleware:
         self.window = None if plan.forced else plan
         self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
         self.client_key: Callable[[Mapping[str, Any]], int | None] = (
-            functools.partial(client_key, trusted_proxies=config.trusted_proxies)
+            ProxiedClient(config.trusted_proxies)
             if config.trusted_proxies
             else remote_addr_key
         )

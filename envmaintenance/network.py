@@ -88,44 +88,50 @@ class NetworkSet:
     ranges, so 20,000 blocks cost a few comparisons more than one.
     """
 
-    __slots__ = ("_ends", "_starts", "networks")
+    __slots__ = ("_ends", "_starts", "cidrs")
 
     def __init__(self, networks: Iterable[netaddr.IPNetwork] = ()) -> None:
         # cidr_merge sorts IPv4 before IPv6, which is also the order of the keys.
-        self.networks: tuple[netaddr.IPNetwork, ...] = tuple(
-            netaddr.cidr_merge(list(networks))
+        merged = netaddr.cidr_merge(list(networks))
+        # Only strings and ints are kept: the garbage collector does not track
+        # them, so 100,000 blocks add nothing to the collections every request
+        # can trigger.
+        self.cidrs = tuple(str(network) for network in merged)
+        offsets = [_IPV6_OFFSET if network.version == 6 else 0 for network in merged]
+        self._starts = tuple(
+            n.first + off for n, off in zip(merged, offsets, strict=True)
         )
-        offsets = [
-            _IPV6_OFFSET if network.version == 6 else 0 for network in self.networks
-        ]
-        pairs = list(zip(self.networks, offsets, strict=True))
-        self._starts = [network.first + offset for network, offset in pairs]
-        self._ends = [network.last + offset for network, offset in pairs]
+        self._ends = tuple(n.last + off for n, off in zip(merged, offsets, strict=True))
+
+    @property
+    def networks(self) -> tuple[netaddr.IPNetwork, ...]:
+        """The merged blocks as netaddr objects, for checks and reports."""
+        return tuple(netaddr.IPNetwork(cidr) for cidr in self.cidrs)
 
     def __bool__(self) -> bool:
-        return bool(self.networks)
+        return bool(self.cidrs)
 
     def __len__(self) -> int:
-        return len(self.networks)
+        return len(self.cidrs)
 
     def __repr__(self) -> str:
-        return f"NetworkSet({[str(network) for network in self.networks]})"
+        return f"NetworkSet({list(self.cidrs)})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, NetworkSet) and self.networks == other.networks
+        return isinstance(other, NetworkSet) and self.cidrs == other.cidrs
 
     def __hash__(self) -> int:
-        return hash(self.networks)
+        return hash(self.cidrs)
 
     def contains_key(self, key: int) -> bool:
         index = bisect_right(self._starts, key) - 1
         return index >= 0 and key <= self._ends[index]
 
-    def network_for(self, key: int) -> netaddr.IPNetwork | None:
+    def network_for(self, key: int) -> str | None:
         """The merged block holding ``key``, to explain a decision."""
         index = bisect_right(self._starts, key) - 1
         if index >= 0 and key <= self._ends[index]:
-            return self.networks[index]
+            return self.cidrs[index]
         return None
 
     def __contains__(self, address: str) -> bool:
@@ -133,4 +139,4 @@ class NetworkSet:
         return key is not None and self.contains_key(key)
 
     def covers_everything(self) -> bool:
-        return any(network.prefixlen == 0 for network in self.networks)
+        return any(cidr.endswith("/0") for cidr in self.cidrs)

@@ -38,7 +38,7 @@ def preferred_media_type(accept: str) -> str:
 
 
 def humanise_seconds(seconds: int) -> str:
-    """'about 2 hours' style wording for the page; precision is not the point."""
+    """'2 hours' style wording for the page; precision is not the point."""
     for unit_seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
         if seconds >= unit_seconds:
             count = round(seconds / unit_seconds)
@@ -68,15 +68,16 @@ def render_page(config: MaintenanceConfig) -> str:
         ) from exc
 
 
-class _CheckedHeaders(ResponseHeaders):
-    """Headers validated once, at start-up; each response gets its own copy.
+def _copy_headers(store: dict[str, tuple[str, str]]) -> ResponseHeaders:
+    """Headers validated once, at start-up, copied for one response.
 
-    ResponseHeaders checks every name and value as it is set, which is half the
-    cost of building a 503. Ours never change, so that is done once.
+    ResponseHeaders checks every name and value as it is set, a large part of
+    the cost of a 503; ours never change, so the check is done once and each
+    response gets a copy of the checked store without running it again.
     """
-
-    def __init__(self, store: dict[str, tuple[str, str]]) -> None:
-        self._store = store.copy()
+    headers = ResponseHeaders.__new__(ResponseHeaders)
+    headers._store = store.copy()
+    return headers
 
 
 class UnavailableResponses:
@@ -123,7 +124,7 @@ class UnavailableResponses:
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         body, content_type, headers = self._variants[preferred_media_type(accept)]
         response = HttpResponse(body, status=503, content_type=content_type)
-        response.headers = _CheckedHeaders(headers)
+        response.headers = _copy_headers(headers)
         if retry_after_seconds is not None:
             response["Retry-After"] = str(retry_after_seconds)
         # An expected 503 is not a server error: keep it out of django.request.

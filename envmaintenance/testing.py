@@ -12,10 +12,10 @@ one (pytest-django's ``client`` fixture is new in every test).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib.util import find_spec
-from typing import Any
 
 from django.test.utils import TestContextDecorator
 
@@ -66,22 +66,31 @@ class maintenance_mode(TestContextDecorator):  # lower case, like override_setti
         get_config.cache_clear()
 
 
+@contextlib.contextmanager
+def maintenance_switch() -> Iterator[Callable[..., None]]:
+    """A function that switches maintenance on until the block ends (the fixture)."""
+    active: list[maintenance_mode] = []
+
+    def switch_on(**variables: Value) -> None:
+        context = maintenance_mode(**variables)
+        context.enable()
+        active.append(context)
+
+    try:
+        yield switch_on
+    finally:
+        for context in reversed(active):
+            context.disable()
+
+
 if find_spec("pytest_django") is not None:  # pragma: no branch - tests have it
     import pytest
 
     @pytest.fixture
-    def maintenance() -> Iterator[Any]:
+    def maintenance() -> Iterator[Callable[..., None]]:
         """Call it to switch maintenance on for the rest of the test:
         ``maintenance(allowed_ips="10.0.0.0/8")``. Load it with
         ``pytest_plugins = ["envmaintenance.testing"]`` in your conftest.py.
         """
-        active: list[maintenance_mode] = []
-
-        def switch_on(**variables: Value) -> None:
-            context = maintenance_mode(**variables)
-            context.enable()
-            active.append(context)
-
-        yield switch_on
-        for context in reversed(active):
-            context.disable()
+        with maintenance_switch() as switch_on:
+            yield switch_on

@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import AsyncClient, Client
@@ -55,3 +57,22 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime | float]
         monkeypatch.setattr(schedule, "clock", lambda: now)
 
     return set_now
+
+
+@pytest.fixture
+def page_template(settings: Any, tmp_path: Path) -> Callable[[str], None]:
+    """Give the project its own envmaintenance/maintenance.html with this source."""
+
+    def install(source: str) -> None:
+        target = tmp_path / "envmaintenance" / "maintenance.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source)
+        settings.TEMPLATES = [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": [str(tmp_path)],
+                "APP_DIRS": True,
+            }
+        ]
+
+    return install

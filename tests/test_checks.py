@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,6 +134,11 @@ def test_w005_trusting_every_proxy(maintenance_env: SetEnv, trusted: str) -> Non
     assert ids(check_configuration()) == ["envmaintenance.W005"]
 
 
+def test_w007_exempting_the_root_exempts_everything(maintenance_env: SetEnv) -> None:
+    maintenance_env(exempt_paths="/healthz /")
+    assert ids(check_configuration()) == ["envmaintenance.W007"]
+
+
 def test_w006_ends_at_alone_has_no_effect(maintenance_env: SetEnv) -> None:
     maintenance_env(ends_at="2026-12-01T23:00:00Z")
     assert ids(check_configuration()) == ["envmaintenance.W006"]
@@ -150,30 +154,14 @@ def test_w006_not_raised_when_ends_at_has_a_use(
     assert check_configuration() == []
 
 
-def test_e011_broken_page_template(settings: Any, tmp_path: Path) -> None:
-    template = tmp_path / "envmaintenance" / "maintenance.html"
-    template.parent.mkdir(parents=True)
-    template.write_text("{{ message|no_such_filter }}")
-    settings.TEMPLATES = [
-        {
-            "BACKEND": "django.template.backends.django.DjangoTemplates",
-            "DIRS": [str(tmp_path)],
-        }
-    ]
+def test_e011_broken_page_template(page_template: Callable[[str], None]) -> None:
+    page_template("{{ message|no_such_filter }}")
     messages = check_configuration()
     assert ids(messages) == ["envmaintenance.E011"]
     assert "no_such_filter" in messages[0].msg
 
 
-def test_e011_reported_by_manage_py_check(settings: Any, tmp_path: Path) -> None:
-    template = tmp_path / "envmaintenance" / "maintenance.html"
-    template.parent.mkdir(parents=True)
-    template.write_text("{% broken %}")
-    settings.TEMPLATES = [
-        {
-            "BACKEND": "django.template.backends.django.DjangoTemplates",
-            "DIRS": [str(tmp_path)],
-        }
-    ]
+def test_e011_reported_by_manage_py_check(page_template: Callable[[str], None]) -> None:
+    page_template("{% broken %}")
     with pytest.raises(SystemCheckError, match=r"envmaintenance\.E011"):
         call_command("check")

@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from envmaintenance.client import MAX_TRUSTED_HOPS, client_key, hop_key
+from envmaintenance.client import (
+    MAX_TRUSTED_HOPS,
+    ProxiedClient,
+    hop_key,
+    remote_addr_key,
+)
 from envmaintenance.network import NetworkSet, address_key, format_key, parse_network
 from tests.reference import reference_client
 
@@ -20,7 +25,7 @@ def resolve(remote_addr: str | None, forwarded_for: str | None = None) -> str | 
         meta["REMOTE_ADDR"] = remote_addr
     if forwarded_for is not None:
         meta["HTTP_X_FORWARDED_FOR"] = forwarded_for
-    key = client_key(meta, PROXIES)
+    key = ProxiedClient(PROXIES)(meta)
     return None if key is None else format_key(key)
 
 
@@ -106,9 +111,14 @@ def test_unparseable_remote_addr_is_unresolved(remote_addr: str | None) -> None:
     assert resolve(remote_addr, "198.51.100.1") is None
 
 
+@pytest.mark.parametrize("remote_addr", [None, 12345, "1" * 65, " " * 100 + "10.0.0.1"])
+def test_remote_addr_that_cannot_be_one_address(remote_addr: object) -> None:
+    assert remote_addr_key({"REMOTE_ADDR": remote_addr}) is None
+
+
 def test_without_trusted_proxies_forwarding_headers_are_ignored() -> None:
     meta = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}
-    assert client_key(meta, NetworkSet()) == address_key("127.0.0.1")
+    assert remote_addr_key(meta) == address_key("127.0.0.1")
 
 
 def test_other_forwarding_headers_are_never_read() -> None:
@@ -119,7 +129,7 @@ def test_other_forwarding_headers_are_never_read() -> None:
         "HTTP_TRUE_CLIENT_IP": "192.0.2.3",
         "HTTP_FORWARDED": "for=192.0.2.4",
     }
-    assert client_key(meta, PROXIES) == address_key("10.0.0.2")
+    assert ProxiedClient(PROXIES)(meta) == address_key("10.0.0.2")
 
 
 def test_only_the_needed_hops_are_examined() -> None:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,19 +21,6 @@ from envmaintenance.responses import (
     preferred_media_type,
     render_page,
 )
-
-
-def use_template(settings: Any, directory: Path, source: str) -> None:
-    target = directory / "envmaintenance" / "maintenance.html"
-    target.parent.mkdir(parents=True)
-    target.write_text(source)
-    settings.TEMPLATES = [
-        {
-            "BACKEND": "django.template.backends.django.DjangoTemplates",
-            "DIRS": [str(directory)],
-            "APP_DIRS": True,
-        }
-    ]
 
 
 @pytest.mark.parametrize(
@@ -69,22 +56,24 @@ def test_default_page_is_self_contained_and_escapes_the_message() -> None:
         assert external not in html
 
 
-def test_site_template_overrides_the_page(settings: Any, tmp_path: Path) -> None:
-    use_template(settings, tmp_path, "{{ message }}|{{ retry_after }}|{{ ends_at }}")
+def test_site_template_overrides_the_page(page_template: Callable[[str], None]) -> None:
+    page_template("{{ message }}|{{ retry_after }}|{{ ends_at }}")
     config = MaintenanceConfig(message="Custom", retry_after_seconds=42)
     assert render_page(config) == "Custom|42|None"
 
 
-def test_broken_site_template_fails_at_start_up(settings: Any, tmp_path: Path) -> None:
-    use_template(settings, tmp_path, "{% include 'missing.html' %}")
+def test_broken_site_template_fails_at_start_up(
+    page_template: Callable[[str], None],
+) -> None:
+    page_template("{% include 'missing.html' %}")
     with pytest.raises(ImproperlyConfigured, match=r"envmaintenance/maintenance\.html"):
         render_page(MaintenanceConfig())
 
 
 def test_site_template_with_a_syntax_error_fails_at_start_up(
-    settings: Any, tmp_path: Path
+    page_template: Callable[[str], None],
 ) -> None:
-    use_template(settings, tmp_path, "{% if %}")
+    page_template("{% if %}")
     with pytest.raises(ImproperlyConfigured, match="failed to render"):
         render_page(MaintenanceConfig())
 

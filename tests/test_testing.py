@@ -7,7 +7,7 @@ import pytest
 from django.test import Client, SimpleTestCase
 
 from envmaintenance.conf import ConfigError, get_config
-from envmaintenance.testing import maintenance_mode
+from envmaintenance.testing import maintenance_mode, maintenance_switch
 
 
 def test_context_manager_switches_maintenance_on_and_restores() -> None:
@@ -70,5 +70,16 @@ def test_pytest_fixture(maintenance: Callable[..., None], client: Client) -> Non
     assert Client().get("/").status_code == 503
 
 
-def test_fixture_restores_the_environment() -> None:
-    assert "MAINTENANCE_MODE" not in os.environ
+def test_switch_behind_the_fixture_restores_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAINTENANCE_MESSAGE", "kept")
+    with maintenance_switch() as switch_on:
+        switch_on(allowed_ips="10.0.0.0/8")
+        switch_on(retry_after="60")
+        assert os.environ["MAINTENANCE_RETRY_AFTER"] == "60"
+        assert "MAINTENANCE_ALLOWED_IPS" not in os.environ
+        assert get_config().retry_after_seconds == 60
+    assert os.environ["MAINTENANCE_MESSAGE"] == "kept"
+    assert "MAINTENANCE_RETRY_AFTER" not in os.environ
+    assert not get_config().enabled

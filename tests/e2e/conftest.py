@@ -114,6 +114,19 @@ def wait_until_ready(server: Server, path: str = "/healthz") -> None:
     raise RuntimeError(f"server not ready in {STARTUP_SECONDS}s:\n{server.log_text()}")
 
 
+def launch(
+    command: list[str], port: int, log: Path, env: dict[str, str] | None = None
+) -> Server:
+    """Start a server that will listen on ``port``; return once it answers."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    server = Server(port, process, log)
+    wait_until_ready(server)
+    return server
+
+
 def app_environment(**maintenance: str) -> dict[str, str]:
     """.env.example's settings, as the container gets them, plus overrides."""
     environ = {
@@ -162,18 +175,9 @@ def start_app(tmp_path: Path) -> Iterator[Start]:
     def start(kind: str, **maintenance: str) -> Server:
         port = free_port()
         command, extra = commands[kind](port)
-        log = tmp_path / f"{kind}-{port}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={**app_environment(**maintenance), **extra},
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(port, process, log)
+        environ = {**app_environment(**maintenance), **extra}
+        server = launch(command, port, tmp_path / f"{kind}-{port}.log", env=environ)
         servers.append(server)
-        wait_until_ready(server)
         return server
 
     yield start
@@ -206,16 +210,9 @@ def start_nginx(tmp_path: Path) -> Iterator[Callable[[int], Server]]:
             f"http {{\n    access_log {prefix / 'access.log'};\n{temp_paths}\n"
             f"    include {prefix / 'site.conf'};\n}}\n"
         )
-        log = prefix / "stdout.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(port, process, log)
+        command = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
+        server = launch(command, port, prefix / "stdout.log")
         servers.append(server)
-        wait_until_ready(server)
         return server
 
     yield start

@@ -13,7 +13,7 @@ from envmaintenance.network import NetworkSet, address_key
 
 
 def _networks(networks: NetworkSet) -> list[str]:
-    return [str(network) for network in networks.networks]
+    return list(networks.cidrs)
 
 
 def _moment(value: Any) -> str | None:

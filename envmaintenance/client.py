@@ -18,6 +18,8 @@ MAX_ADDRESS_LENGTH = 64
 # Behind proxies the same few proxy addresses, and returning clients, come back
 # on every request: parsing each distinct string once is most of the saving.
 _CACHE_SIZE = 4096
+# A visitor behind a CDN, a load balancer and nginx: well under this.
+_CACHED_HEADER_LENGTH = 256
 
 
 def hop_key(hop: str) -> int | None:
@@ -73,28 +75,37 @@ class ProxiedClient:
 
     def __init__(self, trusted_proxies: NetworkSet) -> None:
         self.trusted_proxies = trusted_proxies
-        # Per distinct hop text: its key and whether it is a trusted proxy.
-        self._classify = functools.lru_cache(maxsize=_CACHE_SIZE)(self._classify_hop)
-
-    def _classify_hop(self, hop: str) -> tuple[int | None, bool]:
-        key = hop_key(hop)
-        return key, key is not None and self.trusted_proxies.contains_key(key)
+        # The same proxy, and the same visitor through the same proxies, come
+        # back request after request: each distinct REMOTE_ADDR and header is
+        # resolved once (bounded caches; longer headers are walked every time).
+        self._peer = functools.lru_cache(maxsize=_CACHE_SIZE)(self._classify_peer)
+        self._walk_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._walk)
 
     def __call__(self, meta: Mapping[str, Any]) -> int | None:
         """The client's address key, or None when it cannot be told."""
-        key = remote_addr_key(meta)
-        if key is None or not self.trusted_proxies.contains_key(key):
-            return key
-        header = meta.get("HTTP_X_FORWARDED_FOR")
+        remote_addr = meta.get("REMOTE_ADDR", "")
+        if not isinstance(remote_addr, str) or len(remote_addr) > MAX_ADDRESS_LENGTH:
+            return None
+        key, trusted = self._peer(remote_addr)
+        header = meta.get("HTTP_X_FORWARDED_FOR") if trusted else None
         if not header:
             return key
+        if len(header) > _CACHED_HEADER_LENGTH:
+            return self._walk(header)
+        return self._walk_cached(header)
+
+    def _classify_peer(self, remote_addr: str) -> tuple[int | None, bool]:
+        key = address_key(remote_addr)
+        return key, key is not None and self.trusted_proxies.contains_key(key)
+
+    def _walk(self, header: str) -> int | None:
         end = len(header)
         for _ in range(MAX_TRUSTED_HOPS):
             start = header.rfind(",", 0, end) + 1
             if end - start > MAX_ADDRESS_LENGTH:
                 return None
-            hop, trusted = self._classify(header[start:end])
-            if hop is None or start == 0 or not trusted:
+            hop = hop_key(header[start:end])
+            if hop is None or start == 0 or not self.trusted_proxies.contains_key(hop):
                 return hop
             end = start - 1
         return None

@@ -68,18 +68,6 @@ def render_page(config: MaintenanceConfig) -> str:
         ) from exc
 
 
-def _copy_headers(store: dict[str, tuple[str, str]]) -> ResponseHeaders:
-    """Headers validated once, at start-up, copied for one response.
-
-    ResponseHeaders checks every name and value as it is set, a large part of
-    the cost of a 503; ours never change, so the check is done once and each
-    response gets a copy of the checked store without running it again.
-    """
-    headers = ResponseHeaders.__new__(ResponseHeaders)
-    headers._store = store.copy()
-    return headers
-
-
 class UnavailableResponses:
     """The three bodies, encoded once; a request picks one and copies its headers."""
 
@@ -124,7 +112,11 @@ class UnavailableResponses:
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         body, content_type, headers = self._variants[preferred_media_type(accept)]
         response = HttpResponse(body, status=503, content_type=content_type)
-        response.headers = _copy_headers(headers)
+        # ResponseHeaders checks every name and value as it is set, a large part
+        # of the cost of a 503. Ours were checked once, at start-up: each response
+        # gets a copy of the checked store without running the checks again.
+        response.headers = ResponseHeaders.__new__(ResponseHeaders)
+        response.headers._store = headers.copy()
         if retry_after_seconds is not None:
             response["Retry-After"] = str(retry_after_seconds)
         # An expected 503 is not a server error: keep it out of django.request.

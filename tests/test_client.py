@@ -113,7 +113,20 @@ def test_unparseable_remote_addr_is_unresolved(remote_addr: str | None) -> None:
 
 @pytest.mark.parametrize("remote_addr", [None, 12345, "1" * 65, " " * 100 + "10.0.0.1"])
 def test_remote_addr_that_cannot_be_one_address(remote_addr: object) -> None:
-    assert remote_addr_key({"REMOTE_ADDR": remote_addr}) is None
+    meta = {"REMOTE_ADDR": remote_addr, "HTTP_X_FORWARDED_FOR": "198.51.100.1"}
+    assert remote_addr_key(meta) is None
+    assert ProxiedClient(PROXIES)(meta) is None
+
+
+def test_resolutions_are_cached_per_header_and_stay_correct() -> None:
+    client = ProxiedClient(PROXIES)
+    first = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}
+    second = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.2"}
+    untrusted = {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}
+    for _ in range(2):
+        assert client(first) == address_key("198.51.100.1")
+        assert client(second) == address_key("198.51.100.2")
+        assert client(untrusted) == address_key("203.0.113.9")
 
 
 def test_without_trusted_proxies_forwarding_headers_are_ignored() -> None:

@@ -11,7 +11,7 @@ PORT := 8000
 # python:Django pairs beside the main run (Django 5.2 on the default python3).
 MATRIX ?= python3.10:5.2 python3.12:6.0 python3.12:6.1 python3.13:6.1
 
-.PHONY: help venv lint types unit matrix test demo screenshots clean
+.PHONY: help venv lint types unit matrix test demo screenshots bench clean
 
 help:
 	@echo "make demo   serve the sample project on http://$(HOST):$(PORT)"
@@ -50,6 +50,22 @@ demo: venv
 	@echo "      curl -i --interface 127.0.0.2 http://$(HOST):$(PORT)/   (blocked: 503)"
 	ENV_FILE=$(CURDIR)/.env.example GUNICORN_BIND=$(HOST):$(PORT) \
 		$(BIN)/gunicorn --config sample_project/gunicorn.conf.py
+
+# Ratios against the floor, a bare stack and the peers, in one run; the peers go
+# into the benchmark's own virtualenv only. BENCH_INSTRUCTIONS=1 adds valgrind
+# instruction counts.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet --editable . -r benchmarks/requirements.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@if [ "$${BENCH_INSTRUCTIONS:-}" = 1 ] && ! command -v valgrind >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq valgrind; fi
+	$(BENCH_VENV)/bin/python -m benchmarks.run
 
 # The README's pictures of the page, taken by the browser test.
 screenshots: venv

@@ -1,0 +1,51 @@
+"""One settings module for every variant; BENCH_VARIANT picks the middleware."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from benchmarks.variants import VARIANTS
+
+variant = VARIANTS[os.environ["BENCH_VARIANT"]]
+
+SECRET_KEY = "benchmark-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "benchmarks.project.urls"
+USE_TZ = True
+STATE_DIR = Path(os.environ.get("BENCH_STATE_DIR", "/tmp"))
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    *variant.apps,
+]
+MIDDLEWARE = variant.middleware
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [Path(__file__).parent / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": ["django.template.context_processors.request"]
+        },
+    }
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = variant.logging(STATE_DIR)
+
+# django-maintenance-mode: file state backend, as its README sets it up.
+MAINTENANCE_MODE = None
+MAINTENANCE_MODE_STATE_FILE_PATH = str(STATE_DIR / "maintenance_mode_state.txt")
+MAINTENANCE_MODE_IGNORE_IP_ADDRESSES = variant.peer_allowed_ips
+# django-maintenancemode: the switch is a setting, the allowlist is INTERNAL_IPS.
+MAINTENANCE_LOCKFILE_PATH = str(STATE_DIR / "maintenancemode.lock")
+INTERNAL_IPS = variant.peer_allowed_ips
+
+for name, value in variant.settings.items():
+    globals()[name] = value

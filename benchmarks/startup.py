@@ -1,0 +1,45 @@
+"""Config load time and resident memory growth for an allowlist of N blocks."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def blocks(count: int) -> str:
+    """Blocks that do not merge: IPv4 /32s two apart, and IPv6 /64s."""
+    entries = []
+    for i in range(count):
+        if i % 2:
+            entries.append(f"2001:db8:{i // 65536:x}:{i % 65536:x}::/64")
+        else:
+            n = 0x0B000000 + i * 2
+            entries.append(f"{n >> 24}.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+    return ",".join(entries)
+
+
+def main(count: int) -> None:
+    from envmaintenance.conf import load_config
+
+    environ = {"MAINTENANCE_MODE": "1", "MAINTENANCE_ALLOWED_IPS": blocks(count)}
+    load_config({"MAINTENANCE_ALLOWED_IPS": "10.0.0.0/8"})  # imports and caches warm
+    before = rss_mb()
+    started = time.perf_counter()
+    config = load_config(environ)
+    seconds = time.perf_counter() - started
+    grown = rss_mb() - before
+    assert len(config.allowed_networks) == count
+    print(json.dumps({"seconds": seconds, "rss_mb": grown}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

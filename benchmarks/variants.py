@@ -1,0 +1,152 @@
+"""Every system measured, as a user would install and configure it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STACK = [  # django-admin startproject's MIDDLEWARE
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+OURS = "envmaintenance.middleware.MaintenanceMiddleware"
+# As the README says: right after SecurityMiddleware.
+WITH_OURS = [STACK[0], OURS, *STACK[1:]]
+# django-maintenance-mode's README: last in MIDDLEWARE.
+WITH_DMM = [*STACK, "maintenance_mode.middleware.MaintenanceModeMiddleware"]
+WITH_DM = [*STACK, "maintenancemode.middleware.MaintenanceModeMiddleware"]
+
+CLIENT = "198.51.100.7"
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+PROXY_CHAIN = ", ".join(
+    [*(f"203.0.113.{n}" for n in range(1, 8)), CLIENT, "10.1.0.1", "10.2.0.1"]
+)
+
+
+def twenty_thousand_blocks() -> str:
+    """19,999 blocks that do not merge, then the client's block last."""
+    blocks = [
+        f"{10 + i // 65536}.{i // 256 % 256}.{i % 256}.0/25" for i in range(19_999)
+    ]
+    return " ".join([*blocks, "198.51.100.0/24"])
+
+
+@dataclass(frozen=True)
+class Variant:
+    middleware: list[str]
+    expected_status: int
+    apps: list[str] = field(default_factory=list)
+    environment: dict[str, str | Callable[[], str]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    request: dict[str, str] = field(default_factory=dict)
+    peer_allowed_ips: tuple[str, ...] = ()
+    peer_state: str | None = None
+    log_to_file: bool = False
+
+    def apply_environment(self) -> None:
+        """Set MAINTENANCE_* in this process (20,000 blocks exceed execve's limit)."""
+        for name in [n for n in os.environ if n.startswith("MAINTENANCE_")]:
+            del os.environ[name]
+        for name, value in self.environment.items():
+            os.environ[name] = value() if callable(value) else value
+
+    def prepare(self, state_dir: Path) -> None:
+        """Peer state written where the peer reads it, before the process starts."""
+        if self.peer_state is not None:
+            (state_dir / "maintenance_mode_state.txt").write_text(self.peer_state)
+
+    def logging(self, state_dir: Path) -> dict[str, Any]:
+        if not self.log_to_file:
+            return {"version": 1, "disable_existing_loggers": False}
+        return {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {
+                "file": {
+                    "class": "logging.FileHandler",
+                    "filename": str(state_dir / "envmaintenance.log"),
+                }
+            },
+            "loggers": {"envmaintenance": {"handlers": ["file"], "level": "INFO"}},
+        }
+
+
+ON = {"MAINTENANCE_MODE": "1"}
+VARIANTS: dict[str, Variant] = {
+    "floor": Variant(["benchmarks.project.floor.Constant503Middleware"], 503),
+    # Where the README places envmaintenance: after SecurityMiddleware, whose own
+    # work on every response is part of any 503 answered there.
+    "floor behind SecurityMiddleware": Variant(
+        [STACK[0], "benchmarks.project.floor.Constant503Middleware"], 503
+    ),
+    "bare": Variant(STACK, 200),
+    "envmaintenance off": Variant(
+        WITH_OURS, 200, ["envmaintenance"], {"MAINTENANCE_MODE": "0"}
+    ),
+    "envmaintenance 503": Variant(
+        WITH_OURS,
+        503,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_ALLOWED_IPS": "192.0.2.0/24"},
+    ),
+    "envmaintenance allowed": Variant(
+        WITH_OURS,
+        200,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_ALLOWED_IPS": "198.51.100.0/24"},
+    ),
+    "envmaintenance allowed, 20,000 CIDRs": Variant(
+        WITH_OURS,
+        200,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_ALLOWED_IPS": twenty_thousand_blocks},
+    ),
+    "envmaintenance 503, 10-hop proxy walk": Variant(
+        WITH_OURS,
+        503,
+        ["envmaintenance"],
+        {
+            **ON,
+            "MAINTENANCE_ALLOWED_IPS": "192.0.2.0/24",
+            "MAINTENANCE_TRUSTED_PROXIES": "10.0.0.0/8",
+        },
+        request={"REMOTE_ADDR": "10.3.0.1", "HTTP_X_FORWARDED_FOR": PROXY_CHAIN},
+    ),
+    "envmaintenance 503, logging": Variant(
+        WITH_OURS,
+        503,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_ALLOWED_IPS": "192.0.2.0/24"},
+        log_to_file=True,
+    ),
+    "django-maintenance-mode off": Variant(
+        WITH_DMM, 200, ["maintenance_mode"], peer_state="0"
+    ),
+    "django-maintenance-mode 503": Variant(
+        WITH_DMM, 503, ["maintenance_mode"], peer_state="1"
+    ),
+    "django-maintenance-mode allowed": Variant(
+        WITH_DMM, 200, ["maintenance_mode"], peer_state="1", peer_allowed_ips=(CLIENT,)
+    ),
+    "django-maintenancemode off": Variant(
+        WITH_DM, 200, ["maintenancemode"], settings={"MAINTENANCE_MODE": False}
+    ),
+    "django-maintenancemode 503": Variant(
+        WITH_DM, 503, ["maintenancemode"], settings={"MAINTENANCE_MODE": True}
+    ),
+    "django-maintenancemode allowed": Variant(
+        WITH_DM,
+        200,
+        ["maintenancemode"],
+        settings={"MAINTENANCE_MODE": True},
+        peer_allowed_ips=("198.51.100.0/24",),
+    ),
+}

@@ -15,8 +15,8 @@ MAX_TRUSTED_HOPS = 32
 # "[" + the longest IPv6 text (45) + "]:" + a port, with room for spaces. Longer
 # strings cannot be one address; refusing them early also keeps the caches small.
 MAX_ADDRESS_LENGTH = 64
-# Behind proxies the same few proxy addresses, and returning clients, come back
-# on every request: parsing each distinct string once is most of the saving.
+# The same few proxy addresses, and returning clients, come back on every
+# request: parsing each distinct string once is most of the saving.
 _CACHE_SIZE = 4096
 # A visitor behind a CDN, a load balancer and nginx: well under this.
 _CACHED_HEADER_LENGTH = 256
@@ -75,28 +75,22 @@ class ProxiedClient:
 
     def __init__(self, trusted_proxies: NetworkSet) -> None:
         self.trusted_proxies = trusted_proxies
-        # The same proxy, and the same visitor through the same proxies, come
-        # back request after request: each distinct REMOTE_ADDR and header is
-        # resolved once (bounded caches; longer headers are walked every time).
-        self._peer = functools.lru_cache(maxsize=_CACHE_SIZE)(self._classify_peer)
+        # The same visitor through the same proxies comes back request after
+        # request: each distinct header is resolved once (bounded cache; longer
+        # headers are walked every time).
         self._walk_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._walk)
 
     def __call__(self, meta: Mapping[str, Any]) -> int | None:
         """The client's address key, or None when it cannot be told."""
-        remote_addr = meta.get("REMOTE_ADDR", "")
-        if not isinstance(remote_addr, str) or len(remote_addr) > MAX_ADDRESS_LENGTH:
-            return None
-        key, trusted = self._peer(remote_addr)
-        header = meta.get("HTTP_X_FORWARDED_FOR") if trusted else None
+        key = remote_addr_key(meta)
+        if key is None or not self.trusted_proxies.contains_key(key):
+            return key
+        header = meta.get("HTTP_X_FORWARDED_FOR")
         if not header:
             return key
         if len(header) > _CACHED_HEADER_LENGTH:
             return self._walk(header)
         return self._walk_cached(header)
-
-    def _classify_peer(self, remote_addr: str) -> tuple[int | None, bool]:
-        key = address_key(remote_addr)
-        return key, key is not None and self.trusted_proxies.contains_key(key)
 
     def _walk(self, header: str) -> int | None:
         end = len(header)

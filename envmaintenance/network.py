@@ -134,9 +134,5 @@ class NetworkSet:
             return self.cidrs[index]
         return None
 
-    def __contains__(self, address: str) -> bool:
-        key = address_key(address)
-        return key is not None and self.contains_key(key)
-
     def covers_everything(self) -> bool:
         return any(cidr.endswith("/0") for cidr in self.cidrs)

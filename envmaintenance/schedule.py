@@ -59,6 +59,10 @@ class Schedule:
             return True
         return self._starts is not None and (self._ends is None or now < self._ends)
 
+    def is_upcoming(self, now: float) -> bool:
+        """A window starts later (whatever MAINTENANCE_MODE says now)."""
+        return self._starts is not None and now < self._starts
+
     def retry_after_seconds(self, now: float) -> int:
         """Seconds until the announced end, rounded up; else the configured delay."""
         if self._ends is not None and now < self._ends:
@@ -68,7 +72,7 @@ class Schedule:
     def state(self, now: float) -> MaintenanceState:
         return MaintenanceState(
             active=self.is_active(now),
-            upcoming=self._starts is not None and now < self._starts,
+            upcoming=self.is_upcoming(now),
             starts_at=self.config.starts_at,
             ends_at=self.config.ends_at,
         )
@@ -79,6 +83,6 @@ class Schedule:
             return "on"
         if self.is_active(now):
             return "scheduled"
-        if self._starts is not None and now < self._starts:
+        if self.is_upcoming(now):
             return "upcoming"
         return "off"

@@ -17,6 +17,11 @@ def networks(*entries: str) -> NetworkSet:
     return NetworkSet(parse_network(entry) for entry in entries)
 
 
+def admits(allowed: NetworkSet, address: str) -> bool:
+    key = address_key(address)
+    return key is not None and allowed.contains_key(key)
+
+
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
@@ -128,20 +133,20 @@ def test_address_key_rejects_anything_but_one_address(text: str) -> None:
 )
 def test_membership_at_the_boundaries(address: str, inside: bool) -> None:
     allowed = networks("10.0.0.1", "192.168.0.0/16", "2001:db8::/32")
-    assert (address in allowed) is inside
+    assert admits(allowed, address) is inside
 
 
 def test_ipv4_blocks_do_not_admit_ipv6_addresses_with_the_same_value() -> None:
     allowed = networks("0.0.0.0/1")
-    assert "::1" not in allowed
-    assert "0.0.0.1" in allowed
+    assert not admits(allowed, "::1")
+    assert admits(allowed, "0.0.0.1")
 
 
 def test_ipv6_everything_does_not_admit_ipv4_clients() -> None:
     allowed = networks("::/0")
-    assert "2001:db8::1" in allowed
-    assert "10.0.0.1" not in allowed
-    assert "::ffff:10.0.0.1" not in allowed
+    assert admits(allowed, "2001:db8::1")
+    assert not admits(allowed, "10.0.0.1")
+    assert not admits(allowed, "::ffff:10.0.0.1")
 
 
 def test_blocks_are_merged() -> None:
@@ -162,7 +167,7 @@ def test_blocks_are_merged() -> None:
 def test_empty_set_admits_nobody() -> None:
     empty = NetworkSet()
     assert not empty
-    assert "127.0.0.1" not in empty
+    assert not admits(empty, "127.0.0.1")
     assert not empty.covers_everything()
 
 
@@ -189,7 +194,7 @@ def test_membership_agrees_with_netaddr(entries: list[str], probe: str) -> None:
         for i, entry in enumerate(entries)
     ]
     expected = any(netaddr.IPAddress(probe) in block for block in blocks)
-    assert (probe in NetworkSet(blocks)) is expected
+    assert admits(NetworkSet(blocks), probe) is expected
 
 
 @given(st.text())

@@ -28,7 +28,6 @@ def test_two_thousand_requests_from_sixteen_clients(start_app: Start) -> None:
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         results = Counter(pool.map(one, range(REQUESTS)))
 
-    assert sum(results.values()) == REQUESTS
     assert set(results) == {("allowed", 200), ("exempt", 200), ("blocked", 503)}, (
         results
     )

@@ -1,25 +1,24 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.processes import ROOT, child_environment
+
 SetEnv = Callable[..., None]
 SetNow = Callable[[Any], None]
 START = datetime(2026, 12, 1, 22, 0, tzinfo=timezone.utc)
 END = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
 TOKEN = "s3cret-bypass-token-0123456789"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> str:
@@ -144,12 +143,10 @@ def test_bad_configuration_is_a_command_error(maintenance_env: SetEnv) -> None:
 
 
 def command(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAINTENANCE_")}
-    environ.update(DJANGO_SETTINGS_MODULE="tests.settings", **variables)
     return subprocess.run(
         [sys.executable, "-m", "django", "maintenance", *args],
         cwd=ROOT,
-        env=environ,
+        env=child_environment(DJANGO_SETTINGS_MODULE="tests.settings", **variables),
         capture_output=True,
         text=True,
         timeout=60,

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import ROOT, sample_project_environment
+
 BIN = Path(sys.executable).parent
-ENV_FILE = ROOT / ".env.example"
 STARTUP_SECONDS = 20
 
 
@@ -127,18 +127,6 @@ def launch(
     return server
 
 
-def app_environment(**maintenance: str) -> dict[str, str]:
-    """.env.example's settings, as the container gets them, plus overrides."""
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("MAINTENANCE_") and k != "DJANGO_SETTINGS_MODULE"
-    }
-    environ["ENV_FILE"] = str(ENV_FILE)
-    environ.update({f"MAINTENANCE_{k.upper()}": v for k, v in maintenance.items()})
-    return environ
-
-
 def gunicorn_command(port: int) -> tuple[list[str], dict[str, str]]:
     """The Dockerfile's CMD, bound to a free loopback port."""
     return (
@@ -175,7 +163,7 @@ def start_app(tmp_path: Path) -> Iterator[Start]:
     def start(kind: str, **maintenance: str) -> Server:
         port = free_port()
         command, extra = commands[kind](port)
-        environ = {**app_environment(**maintenance), **extra}
+        environ = {**sample_project_environment(**maintenance), **extra}
         server = launch(command, port, tmp_path / f"{kind}-{port}.log", env=environ)
         servers.append(server)
         return server

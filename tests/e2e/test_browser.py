@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.browser import Browser
-from tests.e2e.conftest import ROOT, Start, require
+from tests.e2e.conftest import Start, require
+from tests.processes import ROOT
 
 # Screenshots are test artifacts; `make screenshots` points this at docs/.
 ARTIFACTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts"))

@@ -1,27 +1,44 @@
-"""Exempt path prefixes, matched on the normalised request path."""
+"""Exempt path prefixes, matched on the path exactly as Django routes it."""
 
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable
 
+# What a literal path prefix is made of: RFC 3986 path characters, decoded (so
+# letters of any script), without the ones a prefix never holds: "%" (paths
+# arrive decoded), "?" and "#" (not path), "*" and "$" (no wildcards or
+# anchors: a prefix is not a pattern) and "," (the list separator).
+_PREFIX_SYNTAX = re.compile(r"[/\w.~!&'()+;=:@-]+")
+_HOW_TO_WRITE = "prefixes only: /static/ covers /static/... and nothing else"
 
-def normalise_path(path: str) -> str:
-    """Resolve dot segments and repeated slashes, so /static/../admin is /admin."""
-    if "/." not in path and "//" not in path:
-        return path  # the common case costs two substring scans
-    # normpath keeps a leading "//" (POSIX allows it a special meaning; URLs don't).
-    return "/" + posixpath.normpath(path).lstrip("/")
+
+def is_normal_path(path: str) -> bool:
+    """No empty, "." or ".." segment: Django routes it as the prefix match sees it.
+
+    A trailing slash is allowed (/static/ is normal). Anything else is not
+    resolved here: /x/../healthz reaches whatever view matches it as received,
+    so it must be judged like any other request (issue: exempt-path bypass).
+    """
+    if "//" in path:
+        return False
+    if "/." not in path:
+        return True  # the common case costs two substring scans
+    return all(segment not in {".", ".."} for segment in path.split("/"))
 
 
 def parse_exempt_path(entry: str) -> str:
     """Validate one configured prefix and return it without a trailing slash."""
     if not entry.startswith("/"):
         raise ValueError(f"{entry!r} is not a path; each must start with '/'")
-    if "?" in entry or "#" in entry:
-        raise ValueError(f"{entry!r} holds a query or fragment; give the path only")
-    normalised = normalise_path(entry)
-    if normalised.rstrip("/") != entry.rstrip("/"):
+    if not _PREFIX_SYNTAX.fullmatch(entry):
+        raise ValueError(
+            f"{entry!r} holds characters a path prefix never has "
+            f"(wildcards, queries, fragments or percent-encoding); {_HOW_TO_WRITE}"
+        )
+    if not is_normal_path(entry):
+        normalised = "/" + posixpath.normpath(entry).lstrip("/")
         raise ValueError(
             f"{entry!r} is not a normalised path; did you mean {normalised!r}?"
         )
@@ -53,5 +70,7 @@ class ExemptPaths:
         return hash(self.prefixes)
 
     def matches(self, path: str) -> bool:
-        path = normalise_path(path)
-        return path in self._exact or path.startswith(self._prefixes)
+        """``path`` is request.path_info: exempt only when already normal."""
+        return (
+            path in self._exact or path.startswith(self._prefixes)
+        ) and is_normal_path(path)

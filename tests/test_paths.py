@@ -2,29 +2,42 @@ from __future__ import annotations
 
 import pytest
 
-from envmaintenance.paths import ExemptPaths, normalise_path, parse_exempt_path
+from envmaintenance.paths import ExemptPaths, is_normal_path, parse_exempt_path
 
 
 @pytest.mark.parametrize(
-    ("path", "expected"),
+    ("path", "normal"),
     [
-        ("/", "/"),
-        ("/healthz", "/healthz"),
-        ("/static/../admin", "/admin"),
-        ("/static/./css/site.css", "/static/css/site.css"),
-        ("//static//css", "/static/css"),
-        ("/healthz/..", "/"),
-        ("/../../etc", "/etc"),
-        ("/.well-known/x", "/.well-known/x"),
+        ("/", True),
+        ("/healthz", True),
+        ("/healthz/", True),
+        ("/.well-known/x", True),
+        ("/a.b/c..d/...", True),
+        ("/static/../admin", False),
+        ("/static/./css/site.css", False),
+        ("//static//css", False),
+        ("//healthz", False),
+        ("/healthz/..", False),
+        ("/healthz/.", False),
+        ("/../../etc", False),
+        ("/x/../healthz", False),
     ],
 )
-def test_normalise_path(path: str, expected: str) -> None:
-    assert normalise_path(path) == expected
+def test_is_normal_path(path: str, normal: bool) -> None:
+    assert is_normal_path(path) is normal
 
 
 @pytest.mark.parametrize(
     ("entry", "stored"),
-    [("/healthz", "/healthz"), ("/static/", "/static"), ("/", "/"), ("/a/b/", "/a/b")],
+    [
+        ("/healthz", "/healthz"),
+        ("/static/", "/static"),
+        ("/", "/"),
+        ("/a/b/", "/a/b"),
+        ("/.well-known/", "/.well-known"),
+        ("/über/", "/über"),
+        ("/api/v1:status@x", "/api/v1:status@x"),
+    ],
 )
 def test_parse_exempt_path_drops_the_trailing_slash(entry: str, stored: str) -> None:
     assert parse_exempt_path(entry) == stored
@@ -37,14 +50,38 @@ def test_parse_exempt_path_drops_the_trailing_slash(entry: str, stored: str) -> 
         ("static/", "must start with '/'"),
         ("/static/../admin", "did you mean '/admin'?"),
         ("//static", "did you mean '/static'?"),
-        ("/healthz?full=1", "query or fragment"),
-        ("/page#top", "query or fragment"),
+        ("/./static", "did you mean '/static'?"),
     ],
 )
 def test_parse_exempt_path_rejects(entry: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason) as info:
         parse_exempt_path(entry)
     assert repr(entry) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "/static/*",
+        "/api/*/health",
+        "/healthz?full=1",
+        "/page#top",
+        "/healthz$",
+        "/static%2F",
+        "/a%20b",
+        "/tab\there",
+        "/bell\x07",
+        '/quote"',
+        "/back\\slash",
+        "/[abc]",
+        "/^api",
+        "/a|b",
+    ],
+)
+def test_a_prefix_with_pattern_characters_says_how_to_write_one(entry: str) -> None:
+    with pytest.raises(ValueError, match="prefixes only: /static/ covers") as info:
+        parse_exempt_path(entry)
+    assert str(info.value).startswith(repr(entry))
 
 
 @pytest.mark.parametrize(
@@ -58,21 +95,29 @@ def test_parse_exempt_path_rejects(entry: str, reason: str) -> None:
         ("/static/app.css", True),
         ("/static", True),
         ("/staticfoo", False),
-        ("/static/../admin/", False),
-        ("/static/./app.css", True),
-        ("//static/app.css", True),
-        ("/healthz/../admin", False),
         ("/admin", False),
         ("/", False),
+        # Routed as received, so never exempt: each reaches another view.
+        ("/static/../admin/", False),
+        ("/static/./app.css", False),
+        ("//static/app.css", False),
+        ("/healthz/../admin", False),
+        ("/healthz/..", False),
+        ("/x/../healthz", False),
+        ("/pages/a/../../healthz", False),
+        ("//healthz", False),
+        ("/./healthz", False),
+        ("/healthz//x", False),
     ],
 )
-def test_matches_whole_segments_of_the_normalised_path(path: str, exempt: bool) -> None:
+def test_matches_whole_segments_of_a_normal_path(path: str, exempt: bool) -> None:
     paths = ExemptPaths(["/healthz", "/static"])
     assert paths.matches(path) is exempt
 
 
-def test_root_exempts_everything() -> None:
+def test_root_exempts_every_normal_path() -> None:
     assert ExemptPaths(["/"]).matches("/anything/at/all")
+    assert not ExemptPaths(["/"]).matches("/anything/../at/all")
 
 
 def test_empty_exempts_nothing_and_compares_by_prefixes() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import netaddr
@@ -9,7 +10,14 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config
+from envmaintenance import schedule
+from envmaintenance.conf import (
+    ConfigError,
+    MaintenanceConfig,
+    describe_unknown,
+    get_config,
+    unknown_variables,
+)
 from envmaintenance.responses import render_page
 
 MIDDLEWARE_PATH = "envmaintenance.middleware.MaintenanceMiddleware"
@@ -68,6 +76,21 @@ W007 = Warning(
     id="envmaintenance.W007",
 )
 
+W009 = Warning(
+    "MAINTENANCE_MODE is on and MAINTENANCE_STARTS_AT is still ahead: maintenance "
+    "is on now, not from the start of the window.",
+    hint="Remove MAINTENANCE_MODE (or set it to 0) to let the window switch "
+    "maintenance on by itself at MAINTENANCE_STARTS_AT.",
+    id="envmaintenance.W009",
+)
+
+W010 = Warning(
+    "The window from MAINTENANCE_STARTS_AT to MAINTENANCE_ENDS_AT is already over, "
+    "so it has no effect.",
+    hint="Update or remove MAINTENANCE_STARTS_AT and MAINTENANCE_ENDS_AT.",
+    id="envmaintenance.W010",
+)
+
 # Middleware from these modules may touch the database on the way in.
 _DATABASE_MIDDLEWARE_PREFIXES = ("django.contrib.sessions.", "django.contrib.auth.")
 
@@ -85,7 +108,28 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
         *_proxy_warnings(config),
         *([W006] if ends_alone else []),
         *([W007] if "/" in config.exempt_paths.prefixes else []),
+        *_window_warnings(config),
+        *_unknown_variable_warnings(),
         *_template_errors(config),
+    ]
+
+
+def _window_warnings(config: MaintenanceConfig) -> list[CheckMessage]:
+    plan, now = schedule.Schedule(config), schedule.clock()
+    if config.enabled and plan.is_upcoming(now):
+        return [W009]
+    window_over = config.starts_at and not plan.may_be_active(now)
+    return [W010] if window_over else []
+
+
+def _unknown_variable_warnings() -> list[CheckMessage]:
+    return [
+        Warning(
+            describe_unknown(name, closest),
+            hint="Remove it, or rename it to one of the variables in the README.",
+            id="envmaintenance.W008",
+        )
+        for name, closest in unknown_variables(os.environ)
     ]
 
 
@@ -98,10 +142,11 @@ def _template_errors(config: MaintenanceConfig) -> list[CheckMessage]:
 
 
 def _proxy_warnings(config: MaintenanceConfig) -> list[CheckMessage]:
-    if config.trusted_proxies.covers_everything():
+    proxies = config.trusted_proxies.networks
+    if proxies.covers_everything():
         return [W005]
     overlap = netaddr.IPSet(config.allowed_networks.networks) & netaddr.IPSet(
-        config.trusted_proxies.networks
+        proxies.networks
     )
     if not overlap:
         return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from envmaintenance.network import NetworkSet, address_key
@@ -20,6 +21,26 @@ MAX_ADDRESS_LENGTH = 64
 _CACHE_SIZE = 4096
 # A visitor behind a CDN, a load balancer and nginx: well under this.
 _CACHED_HEADER_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    """The reverse proxies whose X-Forwarded-For hops are believed.
+
+    ``unix_socket``: a peer without an address is one (nginx talking to the app
+    over a unix socket leaves REMOTE_ADDR empty or absent), like nginx's
+    ``set_real_ip_from unix:``.
+    """
+
+    networks: NetworkSet = field(default_factory=NetworkSet)
+    unix_socket: bool = False
+
+    def __bool__(self) -> bool:
+        return self.unix_socket or bool(self.networks)
+
+    def entries(self) -> list[str]:
+        """As configured, merged: ``unix`` first, then the blocks."""
+        return ["unix"] * self.unix_socket + list(self.networks.cidrs)
 
 
 def hop_key(hop: str) -> int | None:
@@ -73,8 +94,9 @@ class ProxiedClient:
     header is read: any client can set them.
     """
 
-    def __init__(self, trusted_proxies: NetworkSet) -> None:
-        self.trusted_proxies = trusted_proxies
+    def __init__(self, trusted: TrustedProxies) -> None:
+        self.networks = trusted.networks
+        self.unix_socket = trusted.unix_socket
         # The same visitor through the same proxies comes back request after
         # request: each distinct header is resolved once (bounded cache; longer
         # headers are walked every time).
@@ -83,7 +105,12 @@ class ProxiedClient:
     def __call__(self, meta: Mapping[str, Any]) -> int | None:
         """The client's address key, or None when it cannot be told."""
         key = remote_addr_key(meta)
-        if key is None or not self.trusted_proxies.contains_key(key):
+        if key is None:
+            # Only a peer with no address at all is a unix-socket peer; one
+            # with an unparseable address stays unknown.
+            if not self.unix_socket or meta.get("REMOTE_ADDR"):
+                return None
+        elif not self.networks.contains_key(key):
             return key
         header = meta.get("HTTP_X_FORWARDED_FOR")
         if not header:
@@ -99,7 +126,7 @@ class ProxiedClient:
             if end - start > MAX_ADDRESS_LENGTH:
                 return None
             hop = hop_key(header[start:end])
-            if hop is None or start == 0 or not self.trusted_proxies.contains_key(hop):
+            if hop is None or start == 0 or not self.networks.contains_key(hop):
                 return hop
             end = start - 1
         return None

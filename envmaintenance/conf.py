@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -14,9 +16,13 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_datetime
 
+from envmaintenance.client import TrustedProxies
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
 from envmaintenance.paths import ExemptPaths, parse_exempt_path
 
+logger = logging.getLogger("envmaintenance")
+
+PREFIX = "MAINTENANCE_"
 DEFAULT_MESSAGE = "We are carrying out planned maintenance and will be back shortly."
 DEFAULT_RETRY_AFTER_SECONDS = 3600
 # A week: search engines start dropping pages that answer 503 for longer.
@@ -24,6 +30,9 @@ MAX_RETRY_AFTER_SECONDS = 604_800
 DEFAULT_BYPASS_MAX_AGE_SECONDS = 12 * 3600
 MAX_BYPASS_MAX_AGE_SECONDS = 30 * 86400
 MIN_BYPASS_TOKEN_LENGTH = 16
+# Dates outside these years are typos (0026, 20260), and far ones overflow
+# date arithmetic in templates and time zone conversion.
+YEARS = range(2000, 3000)
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -38,13 +47,14 @@ class MaintenanceConfig:
 
     enabled: bool = False
     allowed_networks: NetworkSet = field(default_factory=NetworkSet)
-    trusted_proxies: NetworkSet = field(default_factory=NetworkSet)
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
     exempt_paths: ExemptPaths = field(default_factory=ExemptPaths)
     message: str = DEFAULT_MESSAGE
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    bypass_token: str | None = None
+    # Error reports print the config: the secret stays out of its repr.
+    bypass_token: str | None = field(default=None, repr=False)
     bypass_max_age_seconds: int = DEFAULT_BYPASS_MAX_AGE_SECONDS
 
 
@@ -71,7 +81,15 @@ def parse_networks(raw: str) -> NetworkSet:
     try:
         return NetworkSet(parse_network(entry) for entry in _split(raw))
     except InvalidNetwork as exc:
-        raise ValueError(f"{exc}; expected IP addresses or CIDR blocks") from None
+        raise ValueError(str(exc)) from None
+
+
+def parse_trusted_proxies(raw: str) -> TrustedProxies:
+    """Networks, plus the word ``unix`` for peers on a unix socket."""
+    entries = _split(raw)
+    words = [entry for entry in entries if entry.lower() in {"unix", "unix:"}]
+    networks = " ".join(entry for entry in entries if entry not in words)
+    return TrustedProxies(parse_networks(networks), unix_socket=bool(words))
 
 
 def _parse_seconds(raw: str, maximum: int) -> int:
@@ -108,6 +126,11 @@ def parse_moment(raw: str) -> datetime | None:
         raise ValueError(f"{raw!r} is not a date-time; {expected}")
     if moment.utcoffset() is None:
         raise ValueError(f"{raw!r} has no UTC offset; {expected}")
+    if moment.year not in YEARS:
+        raise ValueError(
+            f"{raw!r} is in the year {moment.year}; expected a year from "
+            f"{YEARS.start} to {YEARS.stop - 1}"
+        )
     return moment
 
 
@@ -141,7 +164,7 @@ def _split(raw: str) -> list[str]:
 VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "enabled": ("MAINTENANCE_MODE", parse_bool),
     "allowed_networks": ("MAINTENANCE_ALLOWED_IPS", parse_networks),
-    "trusted_proxies": ("MAINTENANCE_TRUSTED_PROXIES", parse_networks),
+    "trusted_proxies": ("MAINTENANCE_TRUSTED_PROXIES", parse_trusted_proxies),
     "retry_after_seconds": ("MAINTENANCE_RETRY_AFTER", parse_retry_after),
     "exempt_paths": ("MAINTENANCE_EXEMPT_PATHS", parse_exempt_paths),
     "message": ("MAINTENANCE_MESSAGE", parse_message),
@@ -168,7 +191,7 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
         except ValueError as exc:
             problems.append((variable, str(exc)))
         except ImproperlyConfigured:
-            problems.append((variable, f"{raw!r} refers to a variable that is not set"))
+            problems.append((variable, _unset_reference(raw)))
         except RecursionError:
             problems.append((variable, f"{raw!r} refers to itself"))
     starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
@@ -185,7 +208,45 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
     return MaintenanceConfig(**values)
 
 
+def _unset_reference(raw: str) -> str:
+    return (
+        f"{raw!r} refers to a variable that is not set "
+        f"(a leading $ names a variable; write \\$ for a literal dollar sign)"
+    )
+
+
+def unknown_variables(environ_map: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Variables that look meant for this package but are not among its names,
+    each with the closest known name (or None): a typo must not pass silently."""
+    known = {
+        variable.removeprefix(PREFIX): variable for variable, _ in VARIABLES.values()
+    }
+    found = []
+    for name in sorted(environ_map):
+        head, _, rest = name.partition("_")
+        looks_like_ours = name.startswith(PREFIX) or (
+            head != PREFIX[:-1]
+            and difflib.SequenceMatcher(None, head, PREFIX[:-1]).ratio() >= 0.8
+        )
+        if looks_like_ours and name not in known.values():
+            closest = difflib.get_close_matches(rest, known, n=1, cutoff=0.75)
+            found.append((name, known[closest[0]] if closest else None))
+    return found
+
+
+def describe_unknown(name: str, closest: str | None) -> str:
+    if closest:
+        return f"{name} is not a variable envmaintenance reads; did you mean {closest}?"
+    return f"{name} is not a variable envmaintenance reads; it has no effect"
+
+
 @functools.cache
 def get_config() -> MaintenanceConfig:
     """The process-wide config, read from os.environ on first use."""
-    return load_config(os.environ)
+    config = load_config(os.environ)
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        logger.warning(
+            "Maintenance: %s", "; ".join(describe_unknown(*item) for item in unknown)
+        )
+    return config

@@ -18,6 +18,11 @@ _MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
 # netaddr's prefix parsing accepts "/08", "/+8", "/ 8" and Unicode digits; only
 # the canonical ASCII form is allowed through to it.
 _ENTRY_SYNTAX = re.compile(r"[0-9A-Fa-f:.]+(?:/(?:0|[1-9][0-9]{0,2}))?")
+_NETMASK_SYNTAX = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+# The last label of a name starts with a letter (RFC 1123: web, db-1, example.com);
+# 0x0a000001 and 10.0.0.1a are broken addresses, not names.
+_HOST_NAME_SYNTAX = re.compile(r"(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*\.?")
+_QUOTES = frozenset("\"'`")
 
 
 class InvalidNetwork(ValueError):
@@ -51,7 +56,7 @@ def format_key(key: int) -> str:
 def parse_network(entry: str) -> netaddr.IPNetwork:
     """Parse one address or CIDR block, refusing every ambiguous spelling."""
     if not _ENTRY_SYNTAX.fullmatch(entry):
-        raise InvalidNetwork(f"{entry!r} is not an IP address or CIDR block")
+        raise InvalidNetwork(_diagnose(entry))
     address_text, _, prefix_text = entry.partition("/")
     try:
         address = netaddr.IPAddress(address_text)
@@ -79,6 +84,36 @@ def parse_network(entry: str) -> netaddr.IPNetwork:
             f"{entry!r} has host bits set; did you mean {network.cidr}?"
         )
     return network
+
+
+def _diagnose(entry: str) -> str:
+    """Say what is wrong with an entry that is not an address or block at all."""
+    if entry[:1] in _QUOTES or entry[-1:] in _QUOTES:
+        return f"{entry!r} is quoted; remove the quotes around the list"
+    if ";" in entry:
+        return f"{entry!r} holds ';'; separate entries with commas or spaces"
+    address_text, slash, mask = entry.partition("/")
+    if slash and _NETMASK_SYNTAX.fullmatch(mask):
+        return _netmask_hint(entry, address_text, mask)
+    if "%" in entry:
+        return f"{entry!r} has a zone id; give the address without %..."
+    if _HOST_NAME_SYNTAX.fullmatch(entry) and ":" not in entry:
+        return f"{entry!r} is a host name; names are not resolved, give IP addresses"
+    return (
+        f"{entry!r} is not an IP address or CIDR block; "
+        f"expected addresses like 192.0.2.1 or blocks like 10.0.0.0/8"
+    )
+
+
+def _netmask_hint(entry: str, address_text: str, mask: str) -> str:
+    try:
+        bits = netaddr.IPAddress(mask, version=4).netmask_bits()
+        network = netaddr.IPNetwork(f"{address_text}/{bits}", version=4)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return f"{entry!r} has a netmask; write a prefix length like /24 instead"
+    if str(network.netmask) != mask:  # 255.0.255.0 is no netmask
+        return f"{entry!r} has an invalid netmask; write a prefix length like /24"
+    return f"{entry!r} has a netmask; did you mean {network.cidr}?"
 
 
 class NetworkSet:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.template.loader import get_template
+from django.test import Client, RequestFactory
 
 from envmaintenance.checks import (
     ERROR_IDS,
@@ -14,8 +17,11 @@ from envmaintenance.checks import (
     check_middleware,
 )
 from envmaintenance.conf import VARIABLES
+from envmaintenance.context_processors import maintenance as maintenance_context
+from tests.conftest import SetEnv, SetNow
 
-SetEnv = Callable[..., None]
+START = "2026-12-01T22:00:00+00:00"
+END = "2026-12-01T23:00:00+00:00"
 
 INVALID_VALUES = {
     "MAINTENANCE_MODE": "maybe",
@@ -25,7 +31,7 @@ INVALID_VALUES = {
     "MAINTENANCE_MESSAGE": "$NOT_SET_ANYWHERE",
     "MAINTENANCE_TRUSTED_PROXIES": "10.0.0.0/255.0.0.0",
     "MAINTENANCE_STARTS_AT": "2026-12-01T22:00:00",
-    "MAINTENANCE_ENDS_AT": "tomorrow",
+    "MAINTENANCE_ENDS_AT": "9999-12-31T00:00:00Z",
     "MAINTENANCE_BYPASS_TOKEN": "short",
     "MAINTENANCE_BYPASS_MAX_AGE": "12h",
 }
@@ -165,3 +171,52 @@ def test_e011_reported_by_manage_py_check(page_template: Callable[[str], None]) 
     page_template("{% broken %}")
     with pytest.raises(SystemCheckError, match=r"envmaintenance\.E011"):
         call_command("check")
+
+
+def test_w008_names_an_unknown_variable_and_the_closest_known_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAINTAINANCE_MODE", "1")
+    monkeypatch.setenv("MAINTENANCE_ALLOWED_IP", "10.0.0.1")
+    messages = check_configuration()
+    assert ids(messages) == ["envmaintenance.W008", "envmaintenance.W008"]
+    assert [m.msg for m in messages] == [
+        "MAINTAINANCE_MODE is not a variable envmaintenance reads; "
+        "did you mean MAINTENANCE_MODE?",
+        "MAINTENANCE_ALLOWED_IP is not a variable envmaintenance reads; "
+        "did you mean MAINTENANCE_ALLOWED_IPS?",
+    ]
+
+
+def test_w009_mode_on_before_the_window_starts(
+    maintenance_env: SetEnv, frozen_clock: SetNow
+) -> None:
+    maintenance_env(mode="1", starts_at=START, ends_at=END)
+    frozen_clock(datetime.fromisoformat(START) - timedelta(hours=1))
+    assert ids(check_configuration()) == ["envmaintenance.W009"]
+    frozen_clock(datetime.fromisoformat(START))
+    assert check_configuration() == []
+
+
+def test_w010_window_already_over(
+    maintenance_env: SetEnv, frozen_clock: SetNow
+) -> None:
+    maintenance_env(starts_at=START, ends_at=END)
+    frozen_clock(datetime.fromisoformat(END))
+    assert ids(check_configuration()) == ["envmaintenance.W010"]
+    frozen_clock(datetime.fromisoformat(END) - timedelta(seconds=1))
+    assert check_configuration() == []
+
+
+def test_far_dates_never_break_the_page_the_banner_or_the_check(
+    maintenance_env: SetEnv, frozen_clock: SetNow, client: Client
+) -> None:
+    maintenance_env(
+        starts_at="2000-01-01T00:00:00-12:00", ends_at="2999-12-31T23:59:59+14:00"
+    )
+    frozen_clock(datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert check_configuration() == []
+    context = maintenance_context(RequestFactory().get("/"))
+    banner = get_template("envmaintenance/banner.html").render(context)
+    assert "Maintenance is in progress until Tuesday 31 December, 09:59 UTC" in banner
+    assert client.get("/").status_code == 503

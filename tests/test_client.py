@@ -3,20 +3,21 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envmaintenance.client import (
     MAX_TRUSTED_HOPS,
     ProxiedClient,
+    TrustedProxies,
     hop_key,
     remote_addr_key,
 )
 from envmaintenance.network import NetworkSet, address_key, format_key, parse_network
-from tests.reference import reference_client
+from tests import reference
 
 PROXY_NETWORKS = ["10.0.0.0/8", "2001:db8:ffff::/48", "127.0.0.1"]
-PROXIES = NetworkSet(parse_network(entry) for entry in PROXY_NETWORKS)
+PROXIES = TrustedProxies(NetworkSet(parse_network(entry) for entry in PROXY_NETWORKS))
 
 
 def resolve(remote_addr: str | None, forwarded_for: str | None = None) -> str | None:
@@ -118,6 +119,51 @@ def test_remote_addr_that_cannot_be_one_address(remote_addr: object) -> None:
     assert ProxiedClient(PROXIES)(meta) is None
 
 
+@pytest.mark.parametrize(
+    ("meta", "client"),
+    [
+        # gunicorn on a unix socket: REMOTE_ADDR is empty; uvicorn: absent.
+        ({"REMOTE_ADDR": "", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}, "198.51.100.1"),
+        ({"HTTP_X_FORWARDED_FOR": "198.51.100.1"}, "198.51.100.1"),
+        ({"HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.1"}, "198.51.100.1"),
+        ({"HTTP_X_FORWARDED_FOR": "198.51.100.1, 10.0.0.3"}, "198.51.100.1"),
+        ({"REMOTE_ADDR": ""}, None),
+        ({"HTTP_X_FORWARDED_FOR": "garbage"}, None),
+        # A peer with an unparseable address is not a unix-socket peer.
+        ({"REMOTE_ADDR": "garbage", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}, None),
+        # A peer with an address is judged by it, as before.
+        (
+            {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "198.51.100.1"},
+            "203.0.113.9",
+        ),
+    ],
+)
+def test_unix_socket_peer_is_a_trusted_proxy_when_declared(
+    meta: dict[str, str], client: str | None
+) -> None:
+    trusted = TrustedProxies(PROXIES.networks, unix_socket=True)
+    key = ProxiedClient(trusted)(meta)
+    assert (None if key is None else format_key(key)) == client
+
+
+@pytest.mark.parametrize("remote_addr", [None, ""])
+def test_unix_socket_peer_stays_unknown_when_not_declared(
+    remote_addr: str | None,
+) -> None:
+    meta = {"HTTP_X_FORWARDED_FOR": "198.51.100.1"}
+    if remote_addr is not None:
+        meta["REMOTE_ADDR"] = remote_addr
+    assert ProxiedClient(PROXIES)(meta) is None
+    assert remote_addr_key(meta) is None
+
+
+def test_trusted_proxies_list_unix_first() -> None:
+    trusted = TrustedProxies(PROXIES.networks, unix_socket=True)
+    assert trusted.entries() == ["unix", *PROXIES.networks.cidrs]
+    assert TrustedProxies(unix_socket=True)
+    assert not TrustedProxies()
+
+
 def test_resolutions_are_cached_per_header_and_stay_correct() -> None:
     client = ProxiedClient(PROXIES)
     first = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}
@@ -159,30 +205,16 @@ def test_a_longer_run_of_trusted_hops_than_any_real_chain_is_unresolved() -> Non
     assert resolve("10.0.0.2", ", ".join(["10.0.0.3"] * 20_000)) is None
 
 
-HOPS = st.one_of(
-    st.sampled_from(
-        [
-            "10.0.0.3",
-            "198.51.100.1",
-            "127.0.0.1",
-            "::ffff:10.0.0.9",
-            "[2001:db8::1]:8",
-            "2001:db8:ffff::2",
-            "1.2.3.4:80",
-            "unknown",
-            "",
-            "010.0.0.1",
-            "[::1",
-            " ",
-        ]
-    ),
-    st.ip_addresses().map(str),
-    st.text(alphabet="0123456789abcdef.:[]% ", max_size=20),
-)
-
-
-@given(st.lists(HOPS, max_size=8), st.one_of(HOPS, st.text(max_size=20)))
-def test_walk_matches_an_independent_model(hops: list[str], remote_addr: str) -> None:
-    expected = reference_client(remote_addr, hops, PROXY_NETWORKS)
-    got = resolve(remote_addr, ",".join(hops))
-    assert (None if got is None else ipaddress.ip_address(got)) == expected
+@settings(max_examples=400)
+@given(st.lists(reference.hops(), max_size=8), reference.peers())
+def test_walk_matches_an_independent_model(
+    chain: list[reference.Written], peer: reference.Written
+) -> None:
+    model_proxies = NetworkSet(parse_network(str(block)) for block in reference.TRUSTED)
+    meta = {
+        "REMOTE_ADDR": peer.text,
+        "HTTP_X_FORWARDED_FOR": ",".join(h.text for h in chain),
+    }
+    got = ProxiedClient(TrustedProxies(model_proxies))(meta)
+    expected = reference.expected_client(peer, chain)
+    assert (None if got is None else ipaddress.ip_address(format_key(got))) == expected

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import os
+import logging
 from datetime import datetime, timezone
 
 import pytest
@@ -15,6 +15,12 @@ from envmaintenance.conf import (
     MaintenanceConfig,
     get_config,
     load_config,
+    unknown_variables,
+)
+
+GENERIC = (
+    "is not an IP address or CIDR block; "
+    "expected addresses like 192.0.2.1 or blocks like 10.0.0.0/8"
 )
 
 
@@ -75,27 +81,63 @@ def test_allowed_ips_empty_means_none() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "entry"),
+    ("raw", "problem"),
     [
-        ("10.0.0.0/33", "10.0.0.0/33"),
-        ("10.0.0.0/8,10.0.0.1/8", "10.0.0.1/8"),
-        ("010.0.0.1", "010.0.0.1"),
-        ("10.1", "10.1"),
-        ("300.1.2.3", "300.1.2.3"),
-        ("example.com", "example.com"),
-        ("10.0.0.0/8;10.1.0.0/16", "10.0.0.0/8;10.1.0.0/16"),
-        ("10.0.0.0/08", "10.0.0.0/08"),
-        ("10.0.0.0/+8", "10.0.0.0/+8"),
-        ("10.0.0.0/255.0.0.0", "10.0.0.0/255.0.0.0"),
-        ("fe80::1%eth0", "fe80::1%eth0"),
-        ("::ffff:10.0.0.0/8", "::ffff:10.0.0.0/8"),
-        ("10.0.0.0/\u0668", "10.0.0.0/\u0668"),
+        ("10.0.0.0/33", "'10.0.0.0/33' has prefix /33; IPv4 allows 0 to 32"),
+        (
+            "10.0.0.0/8,10.0.0.1/8",
+            "'10.0.0.1/8' has host bits set; did you mean 10.0.0.0/8?",
+        ),
+        ("010.0.0.1", "'010.0.0.1' is not a valid IP address"),
+        ("300.1.2.3", "'300.1.2.3' is not a valid IP address"),
+        (
+            "example.com",
+            "'example.com' is a host name; names are not resolved, give IP addresses",
+        ),
+        ("nginx", "'nginx' is a host name; names are not resolved, give IP addresses"),
+        (
+            "10.0.0.0/8;10.1.0.0/16",
+            "'10.0.0.0/8;10.1.0.0/16' holds ';'; separate entries with commas "
+            "or spaces",
+        ),
+        (
+            "192.168.1.0/255.255.255.0",
+            "'192.168.1.0/255.255.255.0' has a netmask; did you mean 192.168.1.0/24?",
+        ),
+        (
+            "10.0.0.0/255.0.255.0",
+            "'10.0.0.0/255.0.255.0' has an invalid netmask; write a prefix "
+            "length like /24",
+        ),
+        ('"10.0.0.0/8', "'\"10.0.0.0/8' is quoted; remove the quotes around the list"),
+        (
+            "'10.0.0.0/8'",
+            "\"'10.0.0.0/8'\" is quoted; remove the quotes around the list",
+        ),
+        ("fe80::1%eth0", "'fe80::1%eth0' has a zone id; give the address without %..."),
+        (
+            "::ffff:10.0.0.0/8",
+            "'::ffff:10.0.0.0/8' mixes IPv6 and IPv4 notation; write IPv4 "
+            "networks as a.b.c.d/n",
+        ),
+        (
+            "10.0.0.0/08",
+            "'10.0.0.0/08' " + GENERIC,
+        ),
+        (
+            "10.0.0.0/+8",
+            "'10.0.0.0/+8' " + GENERIC,
+        ),
+        (
+            "10.0.0.0/\u0668",
+            "'10.0.0.0/\u0668' " + GENERIC,
+        ),
     ],
 )
-def test_allowed_ips_rejects_and_names_the_entry(raw: str, entry: str) -> None:
-    message = problems_for({"MAINTENANCE_ALLOWED_IPS": raw})
-    assert message.startswith(f"MAINTENANCE_ALLOWED_IPS: {entry!r}")
-    assert "expected IP addresses or CIDR blocks" in message
+def test_allowed_ips_says_what_is_wrong_once(raw: str, problem: str) -> None:
+    assert problems_for({"MAINTENANCE_ALLOWED_IPS": raw}) == (
+        f"MAINTENANCE_ALLOWED_IPS: {problem}"
+    )
 
 
 def test_allowed_ips_host_bits_suggest_the_network() -> None:
@@ -159,7 +201,64 @@ def test_dollar_reads_another_variable_and_can_be_escaped() -> None:
 def test_dollar_reference_to_an_unset_variable_is_an_error() -> None:
     message = problems_for({"MAINTENANCE_ALLOWED_IPS": "$OFFICE_IPS"})
     assert message == (
-        "MAINTENANCE_ALLOWED_IPS: '$OFFICE_IPS' refers to a variable that is not set"
+        "MAINTENANCE_ALLOWED_IPS: '$OFFICE_IPS' refers to a variable that is not "
+        "set (a leading $ names a variable; write \\$ for a literal dollar sign)"
+    )
+
+
+def test_a_price_in_the_message_says_how_to_write_a_dollar() -> None:
+    message = problems_for({"MAINTENANCE_MESSAGE": "$5 off when we are back"})
+    assert message.startswith("MAINTENANCE_MESSAGE: '$5 off when we are back'")
+    assert "write \\$ for a literal dollar sign" in message
+
+
+def test_the_bypass_token_is_not_in_the_repr() -> None:
+    token = "s3cret-bypass-token-0123456789"
+    config = load_config({"MAINTENANCE_BYPASS_TOKEN": token})
+    assert config.bypass_token == token
+    assert token not in repr(config)
+    assert token not in str(config)
+
+
+@pytest.mark.parametrize(
+    ("name", "closest"),
+    [
+        ("MAINTAINANCE_MODE", "MAINTENANCE_MODE"),
+        ("MAINTENENCE_MODE", "MAINTENANCE_MODE"),
+        ("MAINTENANCE_ALLOWED_IP", "MAINTENANCE_ALLOWED_IPS"),
+        ("MAINTENANCE_ALLOWEDIPS", "MAINTENANCE_ALLOWED_IPS"),
+        ("MAINTENANCE_TRUSTED_PROXY", "MAINTENANCE_TRUSTED_PROXIES"),
+        ("MAINTENANCE_EXEMPT_PATH", "MAINTENANCE_EXEMPT_PATHS"),
+        ("MAINTENANCE_START_AT", "MAINTENANCE_STARTS_AT"),
+        ("MAINTENANCE_URL", None),
+    ],
+)
+def test_unknown_variables_are_named_with_the_closest_known_one(
+    name: str, closest: str | None
+) -> None:
+    environ = {name: "1", "MAINTENANCE_MODE": "1", "PATH": "/bin", "MAINT": "x"}
+    assert unknown_variables(environ) == [(name, closest)]
+
+
+def test_known_and_unrelated_variables_are_not_unknown() -> None:
+    known = {variable: "" for variable, _ in VARIABLES.values()}
+    unrelated = {"MAINTAINER": "me", "MAIN_DB": "x", "DJANGO_SETTINGS_MODULE": "x"}
+    assert unknown_variables({**known, **unrelated}) == []
+
+
+def test_unknown_variables_are_logged_once_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("MAINTAINANCE_MODE", "1")
+    monkeypatch.setenv("MAINTENANCE_ALLOWED_IP", "10.0.0.1")
+    with caplog.at_level(logging.WARNING, logger="envmaintenance"):
+        get_config()
+        get_config()
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "Maintenance: MAINTAINANCE_MODE is not a variable envmaintenance reads; did "
+        "you mean MAINTENANCE_MODE?; MAINTENANCE_ALLOWED_IP is not a variable "
+        "envmaintenance reads; did you mean MAINTENANCE_ALLOWED_IPS?"
     )
 
 
@@ -184,7 +283,8 @@ def test_get_config_reads_os_environ_once(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("MAINTENANCE_MODE", "0")
     assert get_config() is first
     assert first.enabled is True
-    assert os.environ["MAINTENANCE_MODE"] == "0"
+    get_config.cache_clear()
+    assert get_config().enabled is False  # a new process would see the change
 
 
 @given(
@@ -203,16 +303,31 @@ def test_trusted_proxies_parse_like_the_allowlist() -> None:
     config = load_config(
         {"MAINTENANCE_TRUSTED_PROXIES": "172.16.0.0/12 ::ffff:10.0.0.1"}
     )
-    assert [str(n) for n in config.trusted_proxies.networks] == [
+    assert list(config.trusted_proxies.networks.cidrs) == [
         "10.0.0.1/32",
         "172.16.0.0/12",
     ]
 
 
-@pytest.mark.parametrize("raw", ["10.0.0.1/8", "nginx", "10.0.0.0/255.0.0.0", "::1%lo"])
+@pytest.mark.parametrize(
+    "raw", ["10.0.0.1/8", "nginx", "10.0.0.0/255.0.0.0", "::1%lo", "unix:/run/x.sock"]
+)
 def test_invalid_trusted_proxies_fail_start_up(raw: str) -> None:
     message = problems_for({"MAINTENANCE_TRUSTED_PROXIES": raw})
     assert message.startswith(f"MAINTENANCE_TRUSTED_PROXIES: {raw!r}")
+
+
+@pytest.mark.parametrize("word", ["unix", "UNIX", "unix:"])
+def test_trusted_proxies_accept_unix_for_socket_peers(word: str) -> None:
+    config = load_config({"MAINTENANCE_TRUSTED_PROXIES": f"{word}, 10.0.0.0/8"})
+    assert config.trusted_proxies.unix_socket is True
+    assert config.trusted_proxies.entries() == ["unix", "10.0.0.0/8"]
+    assert load_config({}).trusted_proxies.unix_socket is False
+
+
+def test_unix_is_not_an_allowlist_entry() -> None:
+    message = problems_for({"MAINTENANCE_ALLOWED_IPS": "unix"})
+    assert "'unix' is a host name" in message
 
 
 @pytest.mark.parametrize(
@@ -247,6 +362,27 @@ def test_moments_reject(variable: str, raw: str, reason: str) -> None:
     assert message.startswith(f"{variable}: {raw!r}")
     assert reason in message
     assert "expected an ISO 8601 date-time with offset" in message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0001-01-01T00:00:00Z",
+        "1999-12-31T23:59:59Z",
+        "3000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59+00:00",
+    ],
+)
+@pytest.mark.parametrize("variable", ["MAINTENANCE_STARTS_AT", "MAINTENANCE_ENDS_AT"])
+def test_moments_outside_a_sane_range_fail_start_up(variable: str, raw: str) -> None:
+    message = problems_for({variable: raw})
+    assert message.startswith(f"{variable}: {raw!r} is in the year ")
+    assert message.endswith("expected a year from 2000 to 2999")
+
+
+@pytest.mark.parametrize("raw", ["2000-01-01T00:00:00Z", "2999-12-31T23:59:59+14:00"])
+def test_moments_at_the_edges_of_the_range_load(raw: str) -> None:
+    assert load_config({"MAINTENANCE_ENDS_AT": raw}).ends_at is not None
 
 
 @pytest.mark.parametrize("end", ["2026-12-01T22:00:00Z", "2026-12-01T21:00:00Z"])

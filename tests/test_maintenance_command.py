@@ -107,6 +107,19 @@ def test_ip_allowed_names_the_network(maintenance_env: SetEnv) -> None:
     assert run("--ip", "::ffff:10.1.2.3") == (
         "::ffff:10.1.2.3 is allowed during maintenance, by 10.0.0.0/8. "
         "Maintenance is on.\n"
+        "Requests that reach the app over a unix socket have no address: they are "
+        "blocked unless MAINTENANCE_TRUSTED_PROXIES includes 'unix'.\n"
+    )
+
+
+def test_ip_with_unix_socket_proxies_says_nothing_about_sockets(
+    maintenance_env: SetEnv,
+) -> None:
+    maintenance_env(mode="1", allowed_ips="10.0.0.0/8", trusted_proxies="unix")
+    assert "unix socket" not in run("--ip", "10.1.2.3")
+    assert "Trusted proxies:  unix\n" in run()
+    assert json.loads(run("--ip", "10.1.2.3", "--json"))["unix_socket_peers"] == (
+        "trusted proxy"
     )
 
 
@@ -126,6 +139,7 @@ def test_ip_as_json(maintenance_env: SetEnv) -> None:
         "allowed": True,
         "network": "2001:db8::/32",
         "state": "off",
+        "unix_socket_peers": "blocked",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import escape_uri_path
@@ -34,8 +35,18 @@ class Bypass:
         return value is not None
 
     def redirect_with_cookie(self, request: HttpRequest) -> HttpResponseRedirect | None:
-        """For a request carrying the right token: back to its URL, minus the token."""
-        supplied = request.GET.get(PARAMETER)
+        """For a request carrying the right token: back to its URL, minus the token.
+
+        Any other request keeps its 503: the query string is parsed only when
+        it names the parameter, and one Django refuses to parse (more fields
+        than DATA_UPLOAD_MAX_NUMBER_FIELDS) carries no token.
+        """
+        if PARAMETER not in request.META.get("QUERY_STRING", ""):
+            return None
+        try:
+            supplied = request.GET.get(PARAMETER)
+        except TooManyFieldsSent:
+            return None
         if supplied is None or not constant_time_compare(supplied, self._token):
             return None
         query = request.GET.copy()

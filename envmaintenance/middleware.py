@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import MiddlewareNotUsed
+from django.utils.cache import patch_cache_control
 
 from envmaintenance import schedule
 from envmaintenance.bypass import Bypass
 from envmaintenance.client import ProxiedClient, remote_addr_key
-from envmaintenance.conf import get_config
+from envmaintenance.conf import MaintenanceConfig, get_config
 from envmaintenance.network import format_key
 from envmaintenance.responses import UnavailableResponses, render_page
 
@@ -27,6 +29,13 @@ GetResponse = Callable[["HttpRequest"], "HttpResponseBase"]
 AsyncGetResponse = Callable[["HttpRequest"], Awaitable["HttpResponseBase"]]
 
 
+class Pass(enum.Enum):
+    """How a request that is not stopped goes on."""
+
+    UNTOUCHED = enum.auto()  # no maintenance now, or an exempt path
+    PRIVATE = enum.auto()  # let in during maintenance: no shared cache may keep it
+
+
 class MaintenanceMiddleware:
     """Sync and async capable; removes itself when maintenance cannot happen."""
 
@@ -36,7 +45,8 @@ class MaintenanceMiddleware:
     def __init__(self, get_response: GetResponse | AsyncGetResponse) -> None:
         config = get_config()
         plan = schedule.Schedule(config)
-        if not plan.may_be_active(schedule.clock()):
+        now = schedule.clock()
+        if not plan.may_be_active(now):
             raise MiddlewareNotUsed("maintenance is off and none is scheduled")
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
@@ -49,7 +59,7 @@ class MaintenanceMiddleware:
         self.client_key: Callable[[Mapping[str, Any]], int | None] = (
             ProxiedClient(config.trusted_proxies)
             if config.trusted_proxies
-            else remote_addr_key
+            else self._remote_addr_key_noting_proxies
         )
         self.is_allowed = config.allowed_networks.contains_key
         self.bypass = (
@@ -59,30 +69,38 @@ class MaintenanceMiddleware:
         )
         self.retry_after = plan.retry_after_seconds if plan.has_end else None
         self.responses = UnavailableResponses(config, render_page(config))
+        log_start_up(config, plan, now)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self.async_mode:
             return self.__acall__(request)  # type: ignore[return-value]
-        return self.blocked_response(request) or self.get_response(request)  # type: ignore[return-value]
+        verdict = self.judge(request)
+        if verdict is Pass.UNTOUCHED:
+            return self.get_response(request)  # type: ignore[return-value]
+        if verdict is Pass.PRIVATE:
+            return keep_private(self.get_response(request))  # type: ignore[arg-type]
+        return verdict
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        response = self.blocked_response(request)
-        if response is None:
-            response = await self.get_response(request)  # type: ignore[misc]
-        return response
+        verdict = self.judge(request)
+        if verdict is Pass.UNTOUCHED:
+            return await self.get_response(request)  # type: ignore[misc, no-any-return]
+        if verdict is Pass.PRIVATE:
+            return keep_private(await self.get_response(request))  # type: ignore[misc]
+        return verdict
 
-    def blocked_response(self, request: HttpRequest) -> HttpResponseBase | None:
-        """The answer for a request maintenance stops, or None when it may pass."""
+    def judge(self, request: HttpRequest) -> Pass | HttpResponseBase:
+        """How the request goes on, or the answer for one maintenance stops."""
         if self.window is not None and not self.window.is_active(schedule.clock()):
-            return None
+            return Pass.UNTOUCHED
         if self.is_exempt is not None and self.is_exempt(request.path_info):
-            return None
+            return Pass.UNTOUCHED
         client = self.client_key(request.META)
         if client is not None and self.is_allowed(client):
-            return None
+            return Pass.PRIVATE
         if self.bypass is not None:
             if self.bypass.has_valid_cookie(request):
-                return None
+                return Pass.PRIVATE
             redirect = self.bypass.redirect_with_cookie(request)
             if redirect is not None:
                 return redirect
@@ -97,3 +115,50 @@ class MaintenanceMiddleware:
             None if self.retry_after is None else self.retry_after(schedule.clock())
         )
         return self.responses.build(request, retry_after)
+
+    def _remote_addr_key_noting_proxies(self, meta: Mapping[str, Any]) -> int | None:
+        """REMOTE_ADDR; the first X-Forwarded-For seen says a proxy was forgotten.
+
+        With nginx on the same host and 127.0.0.1 allowlisted, everyone would be
+        let in as the proxy. Said once per process, then this check is gone.
+        """
+        if "HTTP_X_FORWARDED_FOR" in meta:
+            self.client_key = remote_addr_key
+            logger.warning(
+                "Maintenance: requests carry X-Forwarded-For, so a proxy seems to be "
+                "in front of the app, but MAINTENANCE_TRUSTED_PROXIES is not set: "
+                "every client is judged by the proxy's address (%s). List the "
+                "proxy in MAINTENANCE_TRUSTED_PROXIES.",
+                meta.get("REMOTE_ADDR") or "none: a unix socket? use 'unix'",
+            )
+        return remote_addr_key(meta)
+
+
+def keep_private(response: HttpResponseBase) -> HttpResponseBase:
+    """A page only allowed clients may see must not be replayed by a shared cache."""
+    patch_cache_control(response, private=True)
+    return response
+
+
+def log_start_up(
+    config: MaintenanceConfig, plan: schedule.Schedule, now: float
+) -> None:
+    """One line per process: what it believes, for whoever reads the logs."""
+    logger.info(
+        "Maintenance %s: %d allowed networks, %d trusted proxies, %d exempt paths, "
+        "Retry-After %d s%s",
+        plan.describe(now),
+        len(config.allowed_networks),
+        len(config.trusted_proxies.entries()),
+        len(config.exempt_paths.prefixes),
+        plan.retry_after_seconds(now),
+        _window_text(config),
+    )
+
+
+def _window_text(config: MaintenanceConfig) -> str:
+    if config.starts_at is None and config.ends_at is None:
+        return ""
+    starts = "now" if config.starts_at is None else config.starts_at.isoformat()
+    ends = "no end set" if config.ends_at is None else config.ends_at.isoformat()
+    return f", window {starts} → {ends}"

@@ -6,10 +6,8 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from envmaintenance.conf import MaintenanceConfig
+from envmaintenance.conf import MAX_RETRY_AFTER_SECONDS, MaintenanceConfig
 
 # The one seam tests replace to move time; per request it is a single call.
 clock = time.time
@@ -64,9 +62,10 @@ class Schedule:
         return self._starts is not None and now < self._starts
 
     def retry_after_seconds(self, now: float) -> int:
-        """Seconds until the announced end, rounded up; else the configured delay."""
+        """Seconds until the announced end, rounded up and at most a week (longer
+        503s make search engines drop pages); else the configured delay."""
         if self._ends is not None and now < self._ends:
-            return math.ceil(self._ends - now)
+            return min(math.ceil(self._ends - now), MAX_RETRY_AFTER_SECONDS)
         return self._retry_after_seconds
 
     def state(self, now: float) -> MaintenanceState:

@@ -13,6 +13,10 @@ from envmaintenance import schedule
 from envmaintenance.conf import get_config
 from envmaintenance.testing import maintenance  # noqa: F401 - the fixture users get
 
+SetEnv = Callable[..., None]
+SetNow = Callable[[Any], None]
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

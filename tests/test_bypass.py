@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -133,3 +135,37 @@ def test_redirect_stays_on_this_site(client: Client, path: str, location: str) -
     response = client.get(f"/?maintenance_bypass={TOKEN}", PATH_INFO=path)
     assert response.status_code == 302
     assert response["Location"] == location
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("with_token", [False, True])
+def test_too_many_query_fields_still_get_the_503(
+    bypass_on: None,
+    client: Client,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    debug: bool,
+    with_token: bool,
+) -> None:
+    settings.DEBUG = debug
+    fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1
+    query = "&".join(f"f{n}=x" for n in range(fields))
+    if with_token:
+        query += f"&maintenance_bypass={TOKEN}"
+    with caplog.at_level(logging.WARNING):
+        response = client.get(f"/?{query}")
+    assert response.status_code == 503
+    assert COOKIE_NAME not in response.cookies
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.usefixtures("bypass_on")
+def test_the_token_never_reaches_the_logs(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        client.get(f"/x?maintenance_bypass={TOKEN}")
+        client.get(f"/x?maintenance_bypass={TOKEN[:-1]}")
+        client.get("/x")
+    assert caplog.records
+    assert not [r for r in caplog.records if TOKEN in r.getMessage()]

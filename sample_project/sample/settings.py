@@ -28,10 +28,13 @@ INSTALLED_APPS = [
     "sample",
 ]
 
+# WhiteNoise asks to come right after SecurityMiddleware; maintenance comes next,
+# before anything that may touch the database (sessions, auth). Static files are
+# then served during maintenance without an exempt path.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "envmaintenance.middleware.MaintenanceMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "envmaintenance.middleware.MaintenanceMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -68,7 +71,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
 # WhiteNoise serves the app's static files straight from their sources: no
-# collectstatic step in the demo. /static/ is exempt from maintenance.
+# collectstatic step in the demo.
 WHITENOISE_USE_FINDERS = True
 TIME_ZONE = "UTC"
 USE_TZ = True

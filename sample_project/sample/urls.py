@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from sample import views
 
@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.home),
     path("healthz", views.healthz),
     path("api/status", views.api_status),
+    path("pages/<path:slug>", views.page),
+    # A single-page app's fallback: every other path gets the app shell. Routes
+    # like these are why a request is exempt only when its path is normal.
+    re_path(r"^.*$", views.app_shell),
 ]

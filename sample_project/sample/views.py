@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.html import format_html
+from django.views.decorators.cache import cache_control
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -15,3 +17,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 def api_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
+
+
+@cache_control(public=True, max_age=300)
+def page(request: HttpRequest, slug: str) -> HttpResponse:
+    """A CMS page, the same for everyone: shared caches may keep it."""
+    return HttpResponse(format_html("<h1>Page {}</h1>", slug))
+
+
+def app_shell(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(format_html("<h1>App shell</h1><p>{}</p>", request.path_info))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +28,10 @@ from tests.processes import ROOT, sample_project_environment
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 20
+# A free port can be taken by another process before the server binds it:
+# each server start is retried on a new port when that is why it failed.
+START_ATTEMPTS = 3
+_PORT_TAKEN = re.compile(r"in use", re.IGNORECASE)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -59,17 +64,36 @@ class Response:
     body: bytes
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket, as nginx talks to gunicorn or uvicorn."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=10)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.socket_path))
+
+
 def request(
-    port: int,
+    port: int | Path,
     path: str = "/",
     *,
     source: str = "127.0.0.1",
     headers: dict[str, str] | None = None,
     method: str = "GET",
 ) -> Response:
-    """One request from a chosen loopback address (127.0.0.x are distinct clients)."""
-    connection = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    """One request from a chosen loopback address (127.0.0.x are distinct clients),
+    or over a unix socket when ``port`` is its path. The path is sent as given,
+    like curl --path-as-is."""
+    connection = (
+        UnixHTTPConnection(port)
+        if isinstance(port, Path)
+        else http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=10, source_address=(source, 0)
+        )
     )
     try:
         connection.request(method, path, headers=headers or {})
@@ -83,7 +107,7 @@ def request(
 
 @dataclass
 class Server:
-    port: int
+    port: int | Path  # a TCP port on 127.0.0.1, or a unix socket's path
     process: subprocess.Popen[bytes]
     log: Path
 
@@ -115,7 +139,7 @@ def wait_until_ready(server: Server, path: str = "/healthz") -> None:
 
 
 def launch(
-    command: list[str], port: int, log: Path, env: dict[str, str] | None = None
+    command: list[str], port: int | Path, log: Path, env: dict[str, str] | None = None
 ) -> Server:
     """Start a server that will listen on ``port``; return once it answers."""
     with log.open("wb") as output:
@@ -127,28 +151,34 @@ def launch(
     return server
 
 
-def gunicorn_command(port: int) -> tuple[list[str], dict[str, str]]:
-    """The Dockerfile's CMD, bound to a free loopback port."""
+def launch_on_a_free_port(start: Callable[[int], Server]) -> Server:
+    """``start(port)`` on a free port, again on another if it was taken meanwhile."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return start(free_port())
+        except RuntimeError as exc:
+            if attempt == START_ATTEMPTS or not _PORT_TAKEN.search(str(exc)):
+                raise
+    raise AssertionError("unreachable")
+
+
+def gunicorn_command(address: int | Path) -> tuple[list[str], dict[str, str]]:
+    """The Dockerfile's CMD, bound to a free loopback port or a unix socket."""
+    bind = f"unix:{address}" if isinstance(address, Path) else f"127.0.0.1:{address}"
     return (
         [str(BIN / "gunicorn"), "--config", "sample_project/gunicorn.conf.py"],
-        {"GUNICORN_BIND": f"127.0.0.1:{port}"},
+        {"GUNICORN_BIND": bind},
     )
 
 
-def uvicorn_command(port: int) -> tuple[list[str], dict[str, str]]:
-    return (
-        [
-            str(BIN / "uvicorn"),
-            "sample.asgi:application",
-            "--app-dir",
-            "sample_project",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        {},
+def uvicorn_command(address: int | Path) -> tuple[list[str], dict[str, str]]:
+    listen = (
+        ["--uds", str(address)]
+        if isinstance(address, Path)
+        else ["--host", "127.0.0.1", "--port", str(address)]
     )
+    application = ["sample.asgi:application", "--app-dir", "sample_project"]
+    return [str(BIN / "uvicorn"), *application, *listen], {}
 
 
 Start = Callable[..., Server]
@@ -156,53 +186,83 @@ Start = Callable[..., Server]
 
 @pytest.fixture
 def start_app(tmp_path: Path) -> Iterator[Start]:
-    """start_app("gunicorn" | "uvicorn", mode="1", ...) -> a running Server."""
+    """start_app("gunicorn" | "uvicorn", mode="1", ...) -> a running Server.
+
+    ``unix_socket=True`` serves on a unix socket in tmp_path instead of a port.
+    """
     servers: list[Server] = []
     commands = {"gunicorn": gunicorn_command, "uvicorn": uvicorn_command}
 
-    def start(kind: str, **maintenance: str) -> Server:
-        port = free_port()
-        command, extra = commands[kind](port)
-        environ = {**sample_project_environment(**maintenance), **extra}
-        server = launch(command, port, tmp_path / f"{kind}-{port}.log", env=environ)
-        servers.append(server)
-        return server
+    def start(kind: str, *, unix_socket: bool = False, **maintenance: str) -> Server:
+        def on(address: int | Path) -> Server:
+            command, extra = commands[kind](address)
+            environ = {**sample_project_environment(**maintenance), **extra}
+            name = address.name if isinstance(address, Path) else address
+            server = launch(command, address, tmp_path / f"{kind}-{name}.log", environ)
+            servers.append(server)
+            return server
+
+        if unix_socket:
+            return on(tmp_path / f"{kind}-{len(servers)}.sock")
+        return launch_on_a_free_port(on)
 
     yield start
     for server in servers:
         server.stop()
+
+
+NginxStart = Callable[..., Server]
 
 
 @pytest.fixture
-def start_nginx(tmp_path: Path) -> Iterator[Callable[[int], Server]]:
-    """nginx with deploy/nginx.conf.template, proxying to a local upstream port."""
+def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
+    """nginx with deploy/nginx.conf.template, proxying to a local upstream.
+
+    start_nginx(port or socket path, http="...", location="...") adds
+    directives to the http block and to the template's location block.
+    """
     nginx = require("nginx", "nginx-light")
     servers: list[Server] = []
 
-    def start(upstream_port: int) -> Server:
-        port = free_port()
-        prefix = tmp_path / f"nginx-{port}"
-        prefix.mkdir()
-        template = (ROOT / "deploy" / "nginx.conf.template").read_text()
-        site = string.Template(template).safe_substitute(
-            UPSTREAM=f"127.0.0.1:{upstream_port}", LISTEN_PORT=f"127.0.0.1:{port}"
-        )
-        (prefix / "site.conf").write_text(site)
-        temp_paths = "\n".join(
-            f"    {name}_temp_path {prefix / name};"
-            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        (prefix / "nginx.conf").write_text(
-            f"daemon off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
-            f"error_log {prefix / 'error.log'};\nevents {{}}\n"
-            f"http {{\n    access_log {prefix / 'access.log'};\n{temp_paths}\n"
-            f"    include {prefix / 'site.conf'};\n}}\n"
-        )
-        command = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-        server = launch(command, port, prefix / "stdout.log")
-        servers.append(server)
-        return server
+    def start(upstream: int | Path, *, http: str = "", location: str = "") -> Server:
+        def on(port: int) -> Server:
+            prefix = tmp_path / f"nginx-{port}"
+            prefix.mkdir()
+            write_nginx_config(prefix, port, upstream, http, location)
+            command = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
+            server = launch(command, port, prefix / "stdout.log")
+            servers.append(server)
+            return server
+
+        return launch_on_a_free_port(on)
 
     yield start
     for server in servers:
         server.stop()
+
+
+def write_nginx_config(
+    prefix: Path, port: int, upstream: int | Path, http: str, location: str
+) -> None:
+    template = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    target = (
+        f"unix:{upstream}:" if isinstance(upstream, Path) else f"127.0.0.1:{upstream}"
+    )
+    site = string.Template(template).safe_substitute(
+        UPSTREAM=target, LISTEN_PORT=f"127.0.0.1:{port}"
+    )
+    site = site.replace("location / {", "location / {\n" + location, 1)
+    temp_paths = "\n".join(
+        f"    {name}_temp_path {prefix / name};"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (prefix / "site.conf").write_text(site)
+    # Started as root, nginx's workers would run as nobody, who cannot reach a
+    # unix socket in pytest's private temporary directory.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
+        f"error_log {prefix / 'error.log'};\nevents {{}}\n"
+        f"http {{\n    access_log {prefix / 'access.log'};\n{temp_paths}\n{http}\n"
+        f"    include {prefix / 'site.conf'};\n}}\n"
+    )

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from tests.e2e.conftest import Server, Start, request
+from tests.e2e.conftest import NginxStart, Server, Start, request
 
 
 @pytest.fixture
-def proxied(
-    start_app: Start, start_nginx: Callable[[int], Server]
-) -> tuple[Server, Server]:
+def proxied(start_app: Start, start_nginx: NginxStart) -> tuple[Server, Server]:
     """gunicorn trusting the local nginx in front of it; 127.0.0.5 is allowlisted."""
     app = start_app(
         "gunicorn", mode="1", allowed_ips="127.0.0.5", trusted_proxies="127.0.0.1"
@@ -62,3 +58,17 @@ def test_forged_header_straight_to_the_app_is_ignored(
 def test_health_check_passes_through_nginx(proxied: tuple[Server, Server]) -> None:
     _, nginx = proxied
     assert request(nginx.port, "/healthz", source="127.0.0.6").status == 200
+
+
+def test_a_proxy_nobody_declared_is_reported_once(
+    start_app: Start, start_nginx: NginxStart
+) -> None:
+    """nginx on the same host, 127.0.0.1 allowlisted (.env.example), no trusted
+    proxies: everyone comes in as 127.0.0.1, and the log says why."""
+    app = start_app("gunicorn", mode="1", trusted_proxies="")
+    nginx = start_nginx(app.port)
+    for _ in range(20):
+        assert request(nginx.port, "/", source="127.0.0.6").status == 200
+    # Once per process: gunicorn.conf.py starts two workers.
+    warnings = app.log_text().count("MAINTENANCE_TRUSTED_PROXIES is not set")
+    assert 1 <= warnings <= 2, app.log_text()

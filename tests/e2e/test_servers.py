@@ -66,3 +66,18 @@ def test_bad_configuration_stops_gunicorn_with_a_clear_message(
     with pytest.raises(RuntimeError) as info:
         start_app("gunicorn", mode="1", allowed_ips="10.0.0.1/8")
     assert "MAINTENANCE_ALLOWED_IPS: '10.0.0.1/8' has host bits set" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_flood_of_query_fields_still_gets_the_503(
+    start_app: Start, kind: str
+) -> None:
+    token = "a-long-enough-bypass-token"
+    server = start_app(kind, mode="1", bypass_token=token)
+    fields = "&".join(["f"] * 1200)  # Django parses at most 1000 fields
+    for query in (fields, f"{fields}&maintenance_bypass={token}"):
+        response = request(server.port, f"/?{query}", source="127.0.0.9")
+        assert response.status == 503
+        assert "set-cookie" not in response.headers
+    assert "TooManyFieldsSent" not in server.log_text()
+    assert "Traceback" not in server.log_text()

@@ -14,7 +14,7 @@ MATRIX ?= python3.10:5.2 python3.12:6.0 python3.12:6.1 python3.13:6.1
 .PHONY: help venv lint types unit matrix test demo screenshots bench clean
 
 help:
-	@echo "make demo   serve the sample project on http://$(HOST):$(PORT)"
+	@echo "make demo   serve the sample project on http://$(HOST):$(PORT) (HOST=, PORT= to change)"
 	@echo "make test   lint, type-check and run every test"
 
 $(INSTALLED): pyproject.toml
@@ -42,14 +42,9 @@ matrix:
 
 test: lint types unit matrix
 
+# HOST and PORT choose where the demo listens: make demo PORT=8080
 demo: venv
-	@echo "Serving the sample project with .env.example on http://$(HOST):$(PORT) (Ctrl-C stops)."
-	@echo "Allowed during maintenance: $$(grep '^MAINTENANCE_ALLOWED_IPS=' .env.example | cut -d= -f2-)"
-	@echo "MAINTENANCE_MODE=$${MAINTENANCE_MODE:-$$(grep '^MAINTENANCE_MODE=' .env.example | cut -d= -f2-)}; to switch maintenance on: MAINTENANCE_MODE=1 make demo"
-	@echo "Then: curl -i http://$(HOST):$(PORT)/   (allowed)"
-	@echo "      curl -i --interface 127.0.0.2 http://$(HOST):$(PORT)/   (blocked: 503)"
-	ENV_FILE=$(CURDIR)/.env.example GUNICORN_BIND=$(HOST):$(PORT) \
-		$(BIN)/gunicorn --config sample_project/gunicorn.conf.py
+	@HOST=$(HOST) PORT=$(PORT) VENV_BIN=$(BIN) scripts/demo
 
 # Ratios against the floor, a bare stack and the peers, in one run; the peers go
 # into the benchmark's own virtualenv only. BENCH_INSTRUCTIONS=1 adds valgrind

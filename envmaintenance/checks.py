@@ -34,6 +34,9 @@ ERROR_IDS = {
     "MAINTENANCE_ENDS_AT": "envmaintenance.E008",
     "MAINTENANCE_BYPASS_TOKEN": "envmaintenance.E009",
     "MAINTENANCE_BYPASS_MAX_AGE": "envmaintenance.E010",
+    "MAINTENANCE_SWITCH_URL": "envmaintenance.E012",
+    "MAINTENANCE_SWITCH_INTERVAL": "envmaintenance.E013",
+    "MAINTENANCE_SWITCH_KEY": "envmaintenance.E014",
 }
 TEMPLATE_ERROR_ID = "envmaintenance.E011"
 

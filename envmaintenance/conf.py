@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from envmaintenance.client import TrustedProxies
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
 from envmaintenance.paths import ExemptPaths, parse_exempt_path
+from envmaintenance.stores import SwitchLocation, parse_switch_url
 
 logger = logging.getLogger("envmaintenance")
 
@@ -33,6 +34,10 @@ MIN_BYPASS_TOKEN_LENGTH = 16
 # Dates outside these years are typos (0026, 20260), and far ones overflow
 # date arithmetic in templates and time zone conversion.
 YEARS = range(2000, 3000)
+DEFAULT_SWITCH_INTERVAL_SECONDS = 2
+MAX_SWITCH_INTERVAL_SECONDS = 60
+DEFAULT_SWITCH_KEY = "envmaintenance:switch"
+MAX_SWITCH_KEY_LENGTH = 256
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -56,6 +61,9 @@ class MaintenanceConfig:
     # Error reports print the config: the secret stays out of its repr.
     bypass_token: str | None = field(default=None, repr=False)
     bypass_max_age_seconds: int = DEFAULT_BYPASS_MAX_AGE_SECONDS
+    switch: SwitchLocation | None = None
+    switch_interval_seconds: int = DEFAULT_SWITCH_INTERVAL_SECONDS
+    switch_key: str = DEFAULT_SWITCH_KEY
 
 
 class ConfigError(ImproperlyConfigured):
@@ -111,6 +119,25 @@ def parse_retry_after(raw: str) -> int:
 
 def parse_bypass_max_age(raw: str) -> int:
     return _parse_seconds(raw, MAX_BYPASS_MAX_AGE_SECONDS)
+
+
+def parse_switch_interval(raw: str) -> int:
+    return _parse_seconds(raw, MAX_SWITCH_INTERVAL_SECONDS)
+
+
+def parse_switch_key(raw: str) -> str:
+    key = raw.strip()
+    if (
+        not key
+        or len(key) > MAX_SWITCH_KEY_LENGTH
+        or not key.isprintable()
+        or (any(character.isspace() for character in key))
+    ):
+        raise ValueError(
+            f"{raw!r} is not a key; expected up to {MAX_SWITCH_KEY_LENGTH} printable "
+            f"characters without spaces, like {DEFAULT_SWITCH_KEY}:shop"
+        )
+    return key
 
 
 def parse_moment(raw: str) -> datetime | None:
@@ -172,6 +199,9 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ends_at": ("MAINTENANCE_ENDS_AT", parse_moment),
     "bypass_token": ("MAINTENANCE_BYPASS_TOKEN", parse_bypass_token),
     "bypass_max_age_seconds": ("MAINTENANCE_BYPASS_MAX_AGE", parse_bypass_max_age),
+    "switch": ("MAINTENANCE_SWITCH_URL", parse_switch_url),
+    "switch_interval_seconds": ("MAINTENANCE_SWITCH_INTERVAL", parse_switch_interval),
+    "switch_key": ("MAINTENANCE_SWITCH_KEY", parse_switch_key),
 }
 
 

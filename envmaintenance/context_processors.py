@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from envmaintenance import schedule
-from envmaintenance.conf import get_config
+from envmaintenance.switch import get_switch
 
 
 def maintenance(request: HttpRequest) -> dict[str, schedule.MaintenanceState]:
-    """``maintenance``: .active, .upcoming, .starts_at and .ends_at."""
-    state = schedule.Schedule(get_config()).state(schedule.clock())
-    return {"maintenance": state}
+    """``maintenance``: .active, .upcoming, .starts_at and .ends_at, as in force
+    (the environment, or the runtime switch when one is configured)."""
+    now = schedule.clock()
+    return {"maintenance": get_switch().current(now).state(now)}

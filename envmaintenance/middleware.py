@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -17,6 +18,7 @@ from envmaintenance.client import ProxiedClient, remote_addr_key
 from envmaintenance.conf import MaintenanceConfig, get_config
 from envmaintenance.network import format_key
 from envmaintenance.responses import UnavailableResponses, render_page
+from envmaintenance.switch import Effective, Switch, get_switch
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,6 +38,30 @@ class Pass(enum.Enum):
     PRIVATE = enum.auto()  # let in during maintenance: no shared cache may keep it
 
 
+# Module globals: per request, a global lookup costs a sixth of an enum attribute.
+UNTOUCHED, PRIVATE = Pass.UNTOUCHED, Pass.PRIVATE
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a request needs from the state in force, decided once per change."""
+
+    effective: Effective
+    window: schedule.Schedule | None  # None: forced on, no clock needed
+    retry_after: Callable[[float], int] | None  # None: the configured delay
+    responses: UnavailableResponses
+
+    @classmethod
+    def of(cls, effective: Effective) -> Plan:
+        plan, config = effective.schedule, effective.config
+        return cls(
+            effective,
+            None if plan.forced else plan,
+            plan.retry_after_seconds if plan.has_end else None,
+            UnavailableResponses(config, render_page(config)),
+        )
+
+
 class MaintenanceMiddleware:
     """Sync and async capable; removes itself when maintenance cannot happen."""
 
@@ -44,9 +70,16 @@ class MaintenanceMiddleware:
 
     def __init__(self, get_response: GetResponse | AsyncGetResponse) -> None:
         config = get_config()
-        plan = schedule.Schedule(config)
         now = schedule.clock()
-        if not plan.may_be_active(now):
+        # Without a switch, the environment is all there is: a process that can
+        # never see maintenance drops the middleware. With one, it may come.
+        self.switch: Switch | None = get_switch() if config.switch else None
+        effective = (
+            self.switch.current(now)
+            if self.switch
+            else Effective(config, schedule.Schedule(config))
+        )
+        if self.switch is None and not effective.schedule.may_be_active(now):
             raise MiddlewareNotUsed("maintenance is off and none is scheduled")
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
@@ -54,53 +87,69 @@ class MaintenanceMiddleware:
             markcoroutinefunction(self)
         # What a request needs, decided here: each step is a bound callable, or
         # None when it does not apply (benchmarks/ measures why it matters).
-        self.window = None if plan.forced else plan
+        self.plan = Plan.of(effective)
         self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
         self.client_key: Callable[[Mapping[str, Any]], int | None] = (
             ProxiedClient(config.trusted_proxies)
             if config.trusted_proxies
-            else self._remote_addr_key_noting_proxies
+            else remote_addr_key
         )
+        # Until the first X-Forwarded-For arrives with no proxy declared.
+        self.watching_for_proxies = not config.trusted_proxies
         self.is_allowed = config.allowed_networks.contains_key
         self.bypass = (
             Bypass(config.bypass_token, config.bypass_max_age_seconds)
             if config.bypass_token
             else None
         )
-        self.retry_after = plan.retry_after_seconds if plan.has_end else None
-        self.responses = UnavailableResponses(config, render_page(config))
-        log_start_up(config, plan, now)
+        log_start_up(effective, now, self.switch)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self.async_mode:
             return self.__acall__(request)  # type: ignore[return-value]
-        verdict = self.judge(request)
-        if verdict is Pass.UNTOUCHED:
+        plan = self.plan
+        if self.switch is not None:
+            plan = self.follow(self.switch.current(schedule.clock()))
+        verdict = self.judge(request, plan)
+        if verdict is UNTOUCHED:
             return self.get_response(request)  # type: ignore[return-value]
-        if verdict is Pass.PRIVATE:
+        if verdict is PRIVATE:
             return keep_private(self.get_response(request))  # type: ignore[arg-type]
-        return verdict
+        return verdict  # type: ignore[return-value]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        verdict = self.judge(request)
-        if verdict is Pass.UNTOUCHED:
+        plan = self.plan
+        if self.switch is not None:
+            plan = self.follow(await self.switch.acurrent(schedule.clock()))
+        verdict = self.judge(request, plan)
+        if verdict is UNTOUCHED:
             return await self.get_response(request)  # type: ignore[misc, no-any-return]
-        if verdict is Pass.PRIVATE:
+        if verdict is PRIVATE:
             return keep_private(await self.get_response(request))  # type: ignore[misc]
-        return verdict
+        return verdict  # type: ignore[return-value]
 
-    def judge(self, request: HttpRequest) -> Pass | HttpResponseBase:
+    def follow(self, effective: Effective) -> Plan:
+        """The plan for the switch's state; the page is rendered once per change."""
+        plan = self.plan
+        if plan.effective is not effective:
+            plan = self.plan = Plan.of(effective)
+        return plan
+
+    def judge(self, request: HttpRequest, plan: Plan) -> Pass | HttpResponseBase:
         """How the request goes on, or the answer for one maintenance stops."""
-        if self.window is not None and not self.window.is_active(schedule.clock()):
-            return Pass.UNTOUCHED
+        if plan.window is not None and not plan.window.is_active(schedule.clock()):
+            return UNTOUCHED
         if self.is_exempt is not None and self.is_exempt(request.path_info):
-            return Pass.UNTOUCHED
-        client = self.client_key(request.META)
+            return UNTOUCHED
+        meta = request.META
+        if self.watching_for_proxies and "HTTP_X_FORWARDED_FOR" in meta:
+            self.report_undeclared_proxy(meta)
+        client = self.client_key(meta)
         if client is not None and self.is_allowed(client):
-            return Pass.PRIVATE
+            return PRIVATE
         if self.bypass is not None:
             if self.bypass.has_valid_cookie(request):
-                return Pass.PRIVATE
+                return PRIVATE
             redirect = self.bypass.redirect_with_cookie(request)
             if redirect is not None:
                 return redirect
@@ -112,53 +161,58 @@ class MaintenanceMiddleware:
                 "an unknown address" if client is None else format_key(client),
             )
         retry_after = (
-            None if self.retry_after is None else self.retry_after(schedule.clock())
+            None if plan.retry_after is None else plan.retry_after(schedule.clock())
         )
-        return self.responses.build(request, retry_after)
+        return plan.responses.build(request, retry_after)
 
-    def _remote_addr_key_noting_proxies(self, meta: Mapping[str, Any]) -> int | None:
-        """REMOTE_ADDR; the first X-Forwarded-For seen says a proxy was forgotten.
+    def report_undeclared_proxy(self, meta: Mapping[str, Any]) -> None:
+        """The first X-Forwarded-For with no trusted proxy says one was forgotten.
 
         With nginx on the same host and 127.0.0.1 allowlisted, everyone would be
-        let in as the proxy. Said once per process, then this check is gone.
+        let in as the proxy. Said once per process, then no longer looked for.
         """
-        if "HTTP_X_FORWARDED_FOR" in meta:
-            self.client_key = remote_addr_key
-            logger.warning(
-                "Maintenance: requests carry X-Forwarded-For, so a proxy seems to be "
-                "in front of the app, but MAINTENANCE_TRUSTED_PROXIES is not set: "
-                "every client is judged by the proxy's address (%s). List the "
-                "proxy in MAINTENANCE_TRUSTED_PROXIES.",
-                meta.get("REMOTE_ADDR") or "none: a unix socket? use 'unix'",
-            )
-        return remote_addr_key(meta)
+        self.watching_for_proxies = False
+        logger.warning(
+            "Maintenance: requests carry X-Forwarded-For, so a proxy seems to be "
+            "in front of the app, but MAINTENANCE_TRUSTED_PROXIES is not set: "
+            "every client is judged by the proxy's address (%s). List the "
+            "proxy in MAINTENANCE_TRUSTED_PROXIES.",
+            meta.get("REMOTE_ADDR") or "none: a unix socket? use 'unix'",
+        )
 
 
 def keep_private(response: HttpResponseBase) -> HttpResponseBase:
     """A page only allowed clients may see must not be replayed by a shared cache."""
-    patch_cache_control(response, private=True)
+    if "Cache-Control" in response:
+        patch_cache_control(response, private=True)  # drops public, keeps the rest
+    else:
+        response["Cache-Control"] = "private"  # the same result, a third the cost
     return response
 
 
-def log_start_up(
-    config: MaintenanceConfig, plan: schedule.Schedule, now: float
-) -> None:
+def log_start_up(effective: Effective, now: float, switch: Switch | None) -> None:
     """One line per process: what it believes, for whoever reads the logs."""
+    config = effective.config
+    following = (
+        ""
+        if switch is None
+        else f"; following the switch at {switch.display} every {switch.interval} s"
+        f" (in force: the {effective.source})"
+    )
     logger.info(
         "Maintenance %s: %d allowed networks, %d trusted proxies, %d exempt paths, "
-        "Retry-After %d s%s",
-        plan.describe(now),
+        "Retry-After %d s%s%s",
+        effective.schedule.describe(now),
         len(config.allowed_networks),
         len(config.trusted_proxies.entries()),
         len(config.exempt_paths.prefixes),
-        plan.retry_after_seconds(now),
+        effective.schedule.retry_after_seconds(now),
         _window_text(config),
+        following,
     )
 
 
 def _window_text(config: MaintenanceConfig) -> str:
     if config.starts_at is None and config.ends_at is None:
         return ""
-    starts = "now" if config.starts_at is None else config.starts_at.isoformat()
-    ends = "no end set" if config.ends_at is None else config.ends_at.isoformat()
-    return f", window {starts} → {ends}"
+    return f", window {schedule.describe_window(config)}"

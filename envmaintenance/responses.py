@@ -29,10 +29,12 @@ _ACCEPT_LENGTH = 256
 
 def preferred_media_type(accept: str) -> str:
     """Pick the body for an Accept header with Django's own negotiation."""
-    if len(accept) > _ACCEPT_LENGTH:
-        cut = accept.rfind(",", 0, _ACCEPT_LENGTH)
-        accept = accept[:cut] if cut > 0 else "*/*"
-    return _negotiate(accept)
+    return _negotiate(accept if len(accept) <= _ACCEPT_LENGTH else _shorten(accept))
+
+
+def _shorten(accept: str) -> str:
+    cut = accept.rfind(",", 0, _ACCEPT_LENGTH)
+    return accept[:cut] if cut > 0 else "*/*"
 
 
 @functools.lru_cache(maxsize=256)
@@ -115,7 +117,9 @@ class UnavailableResponses:
     ) -> HttpResponse:
         """The 503 for this request; a scheduled end overrides Retry-After."""
         accept = request.META.get("HTTP_ACCEPT", "*/*")
-        body, headers = self._variants[preferred_media_type(accept)]
+        # preferred_media_type, inlined: one call less on every 503.
+        short = accept if len(accept) <= _ACCEPT_LENGTH else _shorten(accept)
+        body, headers = self._variants[_negotiate(short)]
         if retry_after_seconds is not None:
             headers = {**headers, "Retry-After": str(retry_after_seconds)}
         response = HttpResponse(body, status=503, headers=headers)

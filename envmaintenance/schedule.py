@@ -21,6 +21,7 @@ class MaintenanceState:
     upcoming: bool
     starts_at: datetime | None
     ends_at: datetime | None
+    source: str = "environment"  # or "switch": who decided
 
 
 class Schedule:
@@ -85,3 +86,10 @@ class Schedule:
         if self.is_upcoming(now):
             return "upcoming"
         return "off"
+
+
+def describe_window(config: MaintenanceConfig) -> str:
+    """'start → end' as logs and the command print it."""
+    starts = "now" if config.starts_at is None else config.starts_at.isoformat()
+    ends = "no end set" if config.ends_at is None else config.ends_at.isoformat()
+    return f"{starts} → {ends}"

@@ -42,7 +42,7 @@ def test_summary_of_a_full_configuration(
     frozen_clock(START - timedelta(days=1))
     lines = run().splitlines()
     assert lines == [
-        "Maintenance:      upcoming",
+        "Maintenance:      upcoming (decided by the environment)",
         "Window:           2026-12-01T22:00:00+00:00 → 2026-12-01T23:00:00+00:00",
         "Retry-After:      3600 s",
         "Allowed networks: 10.0.0.0/24, 2001:db8::/32",
@@ -50,6 +50,7 @@ def test_summary_of_a_full_configuration(
         "Exempt paths:     /healthz, /static",
         "Bypass token:     set (cookies last 43200 s)",
         "Message:          Upgrading",
+        "Switch:           not configured (MAINTENANCE_SWITCH_URL)",
     ]
     assert TOKEN not in "\n".join(lines)
 
@@ -79,7 +80,12 @@ def test_state_follows_the_clock(
 
 def test_json_summary(maintenance_env: SetEnv) -> None:
     maintenance_env(mode="1", allowed_ips="10.0.0.1", bypass_token=TOKEN)
-    assert json.loads(run("--json")) == {
+    summary = json.loads(run("--json"))
+    assert summary.pop("source") == "environment"
+    assert summary.pop("switch") is None
+    environment = summary.pop("environment")
+    assert environment == summary  # without a switch, the environment decides
+    assert summary == {
         "state": "on",
         "active": True,
         "starts_at": None,
@@ -96,7 +102,7 @@ def test_json_summary(maintenance_env: SetEnv) -> None:
 
 def test_summary_when_nothing_is_configured() -> None:
     text = run()
-    assert "Maintenance:      off" in text
+    assert "Maintenance:      off (decided by the environment)" in text
     assert "Window:           none" in text
     assert "Allowed networks: none" in text
     assert "Bypass token:     not set" in text

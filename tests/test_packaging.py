@@ -44,6 +44,7 @@ def test_wheel_holds_only_the_package(tmp_path: Path) -> None:
         "django!=6.0.0,!=6.0.1,!=6.0.2,!=6.0.3,>=5.2.13",
         "django-environ>=0.11",
         "netaddr>=1.0",
+        "redis>=5; extra == 'redis'",
     ]
 
 
@@ -55,8 +56,9 @@ def test_every_imported_distribution_is_declared() -> None:
             if words[:1] in (["import"], ["from"]) and len(words) > 1:
                 imported.add(words[1].split(".")[0])
     third_party = imported - set(sys.stdlib_module_names) - {"envmaintenance"}
-    # pytest only in the optional fixture module, behind find_spec.
-    assert third_party == {"django", "environ", "netaddr", "asgiref", "pytest"}
+    # pytest only in the optional fixture module, behind find_spec; redis only
+    # for a redis:// switch, from the [redis] extra.
+    assert third_party == {"django", "environ", "netaddr", "asgiref", "pytest", "redis"}
 
 
 def test_sdist_holds_the_package_and_its_documents(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,15 +189,26 @@ Start = Callable[..., Server]
 def start_app(tmp_path: Path) -> Iterator[Start]:
     """start_app("gunicorn" | "uvicorn", mode="1", ...) -> a running Server.
 
-    ``unix_socket=True`` serves on a unix socket in tmp_path instead of a port.
+    ``unix_socket=True`` serves on a unix socket in tmp_path instead of a port;
+    ``workers`` is the number of worker processes.
     """
     servers: list[Server] = []
     commands = {"gunicorn": gunicorn_command, "uvicorn": uvicorn_command}
 
-    def start(kind: str, *, unix_socket: bool = False, **maintenance: str) -> Server:
+    def start(
+        kind: str,
+        *,
+        unix_socket: bool = False,
+        workers: int = 2,
+        **maintenance: str,
+    ) -> Server:
         def on(address: int | Path) -> Server:
             command, extra = commands[kind](address)
-            environ = {**sample_project_environment(**maintenance), **extra}
+            environ = {
+                **sample_project_environment(**maintenance),
+                "WEB_CONCURRENCY": str(workers),  # gunicorn.conf.py and uvicorn
+                **extra,
+            }
             name = address.name if isinstance(address, Path) else address
             server = launch(command, address, tmp_path / f"{kind}-{name}.log", environ)
             servers.append(server)
@@ -266,3 +278,64 @@ def write_nginx_config(
         f"http {{\n    access_log {prefix / 'access.log'};\n{temp_paths}\n{http}\n"
         f"    include {prefix / 'site.conf'};\n}}\n"
     )
+
+
+class RedisServer:
+    """redis-server on a loopback port, persistence off, that tests can kill,
+    stop (accepts connections, never answers) and start again."""
+
+    def __init__(self, program: str, directory: Path) -> None:
+        self.program, self.directory = program, directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = [self.program, "--port", str(self.port), "--bind", "127.0.0.1"]
+        options = ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        with (self.directory / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, *options], stdout=log, stderr=subprocess.STDOUT
+            )
+        self.client()  # waits until it answers
+
+    def client(self) -> Any:
+        import redis
+
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                client = redis.Redis(port=self.port, socket_timeout=2)
+                client.ping()
+                return client
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    program = require("redis-server", "redis-server")
+    server = RedisServer(program, tmp_path)
+    server.start()
+    yield server
+    if server.process is not None:
+        server.process.send_signal(signal.SIGCONT)
+    server.kill()

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,8 +49,11 @@ class Demo:
         return self.log.read_text(errors="replace")
 
 
+StartDemo = Callable[..., Demo]
+
+
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[type[Demo]]:
+def demo(tmp_path: Path) -> Iterator[StartDemo]:
     started: list[Demo] = []
 
     def start(port: int, **variables: str) -> Demo:
@@ -58,7 +61,7 @@ def demo(tmp_path: Path) -> Iterator[type[Demo]]:
         started.append(running)
         return running
 
-    yield start  # type: ignore[misc]
+    yield start
     for running in started:
         if running.process.poll() is None:
             os.killpg(running.process.pid, signal.SIGKILL)
@@ -85,7 +88,7 @@ def port_is_free(port: int) -> bool:
         time.sleep(0.2)
 
 
-def test_demo_with_maintenance_on_says_so_and_serves_it(demo: type[Demo]) -> None:
+def test_demo_with_maintenance_on_says_so_and_serves_it(demo: StartDemo) -> None:
     port = free_port()
     running = demo(port, MAINTENANCE_MODE="1")
     running.wait_until_serving()
@@ -100,7 +103,7 @@ def test_demo_with_maintenance_on_says_so_and_serves_it(demo: type[Demo]) -> Non
     assert not (ROOT / ".venv" / f"demo-{port}.pid").exists()
 
 
-def test_demo_with_maintenance_off_says_how_to_switch_it_on(demo: type[Demo]) -> None:
+def test_demo_with_maintenance_off_says_how_to_switch_it_on(demo: StartDemo) -> None:
     port = free_port()
     running = demo(port, MAINTENANCE_MODE="off")
     running.wait_until_serving()
@@ -114,7 +117,7 @@ def test_demo_with_maintenance_off_says_how_to_switch_it_on(demo: type[Demo]) ->
 
 
 def test_a_second_demo_on_the_same_port_says_how_to_stop_the_first(
-    demo: type[Demo],
+    demo: StartDemo,
 ) -> None:
     port = free_port()
     first = demo(port)
@@ -126,7 +129,7 @@ def test_a_second_demo_on_the_same_port_says_how_to_stop_the_first(
     first.interrupt()
 
 
-def test_a_bad_mode_stops_the_demo_with_the_parsers_message(demo: type[Demo]) -> None:
+def test_a_bad_mode_stops_the_demo_with_the_parsers_message(demo: StartDemo) -> None:
     running = demo(free_port(), MAINTENANCE_MODE="maybe")
     assert running.process.wait(timeout=30) != 0
     assert "MAINTENANCE_MODE: 'maybe' is not a switch" in running.text()

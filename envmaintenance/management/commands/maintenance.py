@@ -1,31 +1,59 @@
-"""``manage.py maintenance``: the configuration in force, or one address's fate."""
+"""``manage.py maintenance``: the state in force, one address's fate, and the
+runtime switch (on, off, env)."""
 
 from __future__ import annotations
 
+import getpass
 import json
-from datetime import datetime
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from envmaintenance import schedule
-from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config
+from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config, parse_moment
 from envmaintenance.network import address_key
+from envmaintenance.stores import StoreError, open_store
+from envmaintenance.switch import (
+    InvalidDocument,
+    Switch,
+    SwitchDocument,
+    apply_document,
+    parse_document,
+    replace_document,
+    write_document,
+)
 
 UNIX_SOCKET_NOTE = (
     "Requests that reach the app over a unix socket have no address: they are "
     "blocked unless MAINTENANCE_TRUSTED_PROXIES includes 'unix'."
 )
+NO_SWITCH = (
+    "No runtime switch is configured (MAINTENANCE_SWITCH_URL), so maintenance "
+    "follows the environment: set MAINTENANCE_MODE=1 (or 0) where your platform "
+    "keeps the environment and restart the web processes. To switch every process "
+    "within seconds without a restart, set MAINTENANCE_SWITCH_URL to "
+    "file:///shared/path or redis://host:6379/0 (see the README, 'Many servers')."
+)
+_DURATION = re.compile(r"([1-9][0-9]{0,5})([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _moment(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _timestamp(value: float | None) -> str | None:
+    return (
+        None if value is None else _moment(datetime.fromtimestamp(value, timezone.utc))
+    )
+
+
 def summarise(
     config: MaintenanceConfig, plan: schedule.Schedule, now: float
 ) -> dict[str, Any]:
-    """The configuration in force, as --json prints it (never the token)."""
+    """A configuration's state, as --json prints it (never the token)."""
     active = plan.is_active(now)
     return {
         "state": plan.describe(now),
@@ -45,6 +73,25 @@ def summarise(
     }
 
 
+def describe_switch(switch: Switch) -> dict[str, Any] | None:
+    """The switch as this process read it just now."""
+    if switch.store is None:
+        return None
+    document = switch.effective.document
+    notes = {} if document is None else dict(document.notes)
+    return {
+        "url": switch.display,
+        "interval": switch.interval,
+        "document": switch.text,
+        "set_by": notes.get("SET_BY"),
+        "set_at": notes.get("SET_AT"),
+        "reason": notes.get("REASON"),
+        "last_read_at": _timestamp(switch.last_read_at),
+        "stale_since": _timestamp(switch.stale_since),
+        "error": switch.trouble,
+    }
+
+
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The same summary as label/value lines for a person."""
     starts_at, ends_at = summary["starts_at"], summary["ends_at"]
@@ -55,7 +102,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         else "not set"
     )
     return [
-        ("Maintenance", summary["state"]),
+        ("Maintenance", f"{summary['state']} (decided by the {summary['source']})"),
         ("Window", window if starts_at or ends_at else "none"),
         ("Retry-After", f"{summary['retry_after']} s"),
         ("Allowed networks", ", ".join(summary["allowed_networks"]) or "none"),
@@ -63,13 +110,73 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Exempt paths", ", ".join(summary["exempt_paths"]) or "none"),
         ("Bypass token", bypass),
         ("Message", summary["message"]),
+        *switch_rows(summary),
     ]
+
+
+def switch_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    switch = summary["switch"]
+    if switch is None:
+        return [("Switch", "not configured (MAINTENANCE_SWITCH_URL)")]
+    signed = " ".join(
+        part
+        for part in (
+            switch["set_by"] and f"by {switch['set_by']}",
+            switch["set_at"] and f"at {switch['set_at']}",
+            switch["reason"] and f"(reason: {switch['reason']})",
+        )
+        if part
+    )
+    document = (
+        "none: the environment decides"
+        if switch["document"] is None
+        else (" / ".join(switch["document"].splitlines()))
+    )
+    read = (
+        f"failed: {switch['error']} (stale since {switch['stale_since']})"
+        if switch["error"]
+        else f"ok at {switch['last_read_at']}"
+    )
+    return [
+        ("Environment", summary["environment"]["state"]),
+        ("Switch", f"{switch['url']}, read every {switch['interval']} s"),
+        ("Switch document", document),
+        *([("Switched", signed)] if signed else []),
+        ("Last read", read),
+    ]
+
+
+def parse_until(options: dict[str, Any], now: datetime) -> datetime | None:
+    if options["until"] is not None:
+        try:
+            return parse_moment(options["until"])
+        except ValueError as exc:
+            raise CommandError(f"--until: {exc}") from None
+    if options["for"] is not None:
+        match = _DURATION.fullmatch(options["for"].strip())
+        if match is None:
+            raise CommandError(
+                f"--for: {options['for']!r} is not a duration; expected a number "
+                f"and a unit, like 90s, 30m, 2h or 1d"
+            )
+        seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
+        return (now + timedelta(seconds=seconds)).replace(microsecond=0)
+    return None
+
+
+def _signature(options: dict[str, Any], now: datetime) -> dict[str, str]:
+    by = options["by"] or getpass.getuser()
+    notes = {"SET_BY": by, "SET_AT": now.isoformat()}
+    if options["reason"]:
+        notes["REASON"] = options["reason"]
+    return notes
 
 
 class Command(BaseCommand):
     help = (
-        "Show the maintenance configuration in force. With --ip, explain whether "
-        "that address keeps access during maintenance (exit status 0) or not (1)."
+        "Show the maintenance state in force. With --ip, explain whether that "
+        "address keeps access during maintenance (exit status 0) or not (1). "
+        "'on', 'off' and 'env' set the runtime switch for every process."
     )
     # Configuration errors are reported below as one clear line each.
     requires_system_checks = ()
@@ -77,23 +184,100 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument("--ip", metavar="ADDRESS", help="explain this address")
+        actions = parser.add_subparsers(dest="action", metavar="{on,off,env}")
+        on = actions.add_parser("on", help="maintenance on, in every process")
+        when = on.add_mutually_exclusive_group()
+        when.add_argument("--until", metavar="ISO", help="expected end, with offset")
+        when.add_argument("--for", metavar="DURATION", help="expected length: 30m, 2h")
+        on.add_argument("--message", help="the text blocked visitors see")
+        off = actions.add_parser("off", help="maintenance off, in every process")
+        back = actions.add_parser("env", help="hand control back to the environment")
+        for action in (on, off, back):
+            action.add_argument("--reason", help="why, shown in status and logs")
+            action.add_argument("--by", help="who (default: the current user)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             config = get_config()
         except ConfigError as exc:
             raise CommandError(f"invalid maintenance configuration:\n{exc}") from None
-        now = schedule.clock()
-        plan = schedule.Schedule(config)
-        if options["ip"] is not None:
-            self.explain(config, plan.describe(now), options["ip"], options["json"])
+        if options.get("action"):
+            self.set_switch(config, options["action"], options)
             return
-        summary = summarise(config, plan, now)
+        switch = Switch(
+            config,
+            None
+            if config.switch is None
+            else open_store(config.switch, config.switch_key),
+            config.switch_interval_seconds,
+        )
+        now = schedule.clock()
+        effective = switch.effective
+        if options["ip"] is not None:
+            state = effective.schedule.describe(now)
+            self.explain(config, state, options["ip"], options["json"])
+            return
+        summary = summarise(effective.config, effective.schedule, now)
+        summary["source"] = effective.source
+        summary["environment"] = summarise(config, schedule.Schedule(config), now)
+        summary["switch"] = describe_switch(switch)
         if options["json"]:
             self.stdout.write(json.dumps(summary, indent=2))
             return
         for label, value in summary_rows(summary):
             self.stdout.write(f"{label + ':':<18}{value}")
+
+    def set_switch(
+        self, config: MaintenanceConfig, action: str, options: dict[str, Any]
+    ) -> None:
+        """Write the document every process will read, and say what it does."""
+        if config.switch is None:
+            raise CommandError(NO_SWITCH)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        settings = {"on": {"MAINTENANCE_MODE": "1"}, "off": {"MAINTENANCE_MODE": "0"}}
+        values = dict(settings.get(action, {}))
+        if action == "on":
+            values.update(self.on_values(options, now))
+        text = write_document(values, _signature(options, now))
+        try:
+            document = parse_document(text)
+            replace_document(open_store(config.switch, config.switch_key), text)
+        except (StoreError, InvalidDocument) as exc:
+            raise CommandError(f"the switch was not changed: {exc}") from None
+        self.stdout.write(self.outcome(config, document, now))
+
+    def on_values(self, options: dict[str, Any], now: datetime) -> dict[str, str]:
+        values = {}
+        until = parse_until(options, now)
+        if until is not None:
+            if until <= now:
+                raise CommandError(f"--until {until.isoformat()} is in the past")
+            values["MAINTENANCE_ENDS_AT"] = until.isoformat()
+        if options["message"] is not None:
+            if "\n" in options["message"] or "\r" in options["message"]:
+                raise CommandError("--message must be one line")
+            values["MAINTENANCE_MESSAGE"] = options["message"]
+        return values
+
+    def outcome(
+        self, config: MaintenanceConfig, document: SwitchDocument, now: datetime
+    ) -> str:
+        """What every process will serve, and by when."""
+        assert config.switch is not None
+        served = apply_document(config, document)
+        state = schedule.Schedule(served).describe(now.timestamp())
+        where = f"switch at {config.switch.display}{document.signed()}"
+        every = f"every process within {config.switch_interval_seconds} s"
+        if not document.overrides:
+            return (
+                f"Control is back with the environment: maintenance {state} there, "
+                f"in {every} ({where})."
+            )
+        ends = served.ends_at
+        back = (
+            f", expected back by {ends.isoformat()}" if ends and state == "on" else ""
+        )
+        return f"Maintenance {state.upper()}{back}, in {every} ({where})."
 
     def explain(
         self, config: MaintenanceConfig, state: str, address: str, as_json: bool

@@ -57,7 +57,8 @@ $(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq wrk redis-server; }
 	@if [ "$${BENCH_INSTRUCTIONS:-}" = 1 ] && ! command -v valgrind >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq valgrind; fi
 	$(BENCH_VENV)/bin/python -m benchmarks.run

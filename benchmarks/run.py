@@ -7,6 +7,7 @@ noisy machine lands on every variant alike instead of always on the same one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -20,6 +21,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import django
@@ -36,9 +39,13 @@ HTTP_VARIANTS = [
     "bare",
     "floor",
     "envmaintenance 503",
+    "envmaintenance 503, switch",
+    "envmaintenance off, Redis switch",
     "django-maintenance-mode 503",
     "django-maintenancemode 503",
 ]
+# The same rows under an ASGI server; the peers are WSGI-era middleware.
+ASGI_VARIANTS = HTTP_VARIANTS[:5]
 ALLOWLIST_SIZES = [1, 1_000, 100_000]
 # Instruction counts (valgrind): deterministic, so they back the timed ratios on
 # a noisy machine. Opt-in: about 20 s per variant.
@@ -52,6 +59,9 @@ COUNTED_VARIANTS = [
     "envmaintenance allowed",
     "envmaintenance allowed, 20,000 CIDRs",
     "envmaintenance 503, 10-hop proxy walk",
+    "envmaintenance off, file switch",
+    "envmaintenance off, Redis switch",
+    "envmaintenance 503, switch",
     "django-maintenance-mode 503",
 ]
 COUNTED_REQUESTS = 500
@@ -155,60 +165,79 @@ def parse_wrk(output: str) -> tuple[float, float]:
     return rps, float(value) * scale
 
 
-def over_http(state_dir: Path) -> dict[str, tuple[float, float]]:
+def server_command(server: str, port: int) -> list[str]:
+    """gunicorn with one sync worker, or uvicorn with one worker."""
+    if server == "gunicorn":
+        bind = ["--workers", "1", "--bind", f"127.0.0.1:{port}"]
+        return [PYTHON, "-m", "gunicorn", *bind, "benchmarks.project.wsgi:application"]
+    quiet = ["--no-access-log", "--log-level", "warning", "--workers", "1"]
+    listen = ["--host", "127.0.0.1", "--port", str(port)]
+    return [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        *quiet,
+        *listen,
+        "benchmarks.project.asgi:application",
+    ]
+
+
+@contextlib.contextmanager
+def serving(server_kind: str, name: str, state_dir: Path) -> Iterator[str]:
+    """One server process serving one variant; yields its URL."""
+    VARIANTS[name].prepare(state_dir)
+    port = free_port()
+    server = subprocess.Popen(
+        server_command(server_kind, port),
+        cwd=ROOT,
+        env=environment(name, state_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(url)
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def load(wrk: str, name: str, url: str) -> tuple[float, float]:
+    """wrk against one URL: requests per second and p99 in milliseconds, after a
+    second of warm-up (first connections, lazy imports) that is not counted."""
+    warm_up = [wrk, "-t1", f"-c{HTTP_CONNECTIONS}", "-d1s", url]
+    subprocess.run(warm_up, capture_output=True, timeout=30, check=True)
+    command = [wrk, "-t1", f"-c{HTTP_CONNECTIONS}", f"-d{HTTP_SECONDS}s", "--latency"]
+    result = subprocess.run(
+        [*command, "-H", "Accept: text/html", url],
+        capture_output=True,
+        text=True,
+        timeout=HTTP_SECONDS + 30,
+        check=True,
+    )
+    if "Socket errors" in result.stdout:
+        raise SystemExit(f"{name}: wrk saw socket errors\n{result.stdout}")
+    return parse_wrk(result.stdout)
+
+
+Row = tuple[str, str]  # (server, variant)
+
+
+def over_http(state_dir: Path) -> dict[Row, tuple[float, float]]:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in HTTP_VARIANTS}
-    order = list(HTTP_VARIANTS)
+    rows = [("gunicorn", n) for n in HTTP_VARIANTS]
+    rows += [("uvicorn", n) for n in ASGI_VARIANTS]
+    samples: dict[Row, list[tuple[float, float]]] = {row: [] for row in rows}
     shuffle = random.Random(2026).shuffle
     for round_number in range(1, HTTP_ROUNDS + 1):
         print(f"  HTTP round {round_number}/{HTTP_ROUNDS}", file=sys.stderr)
-        shuffle(order)
-        for name in order:
-            VARIANTS[name].prepare(state_dir)
-            port = free_port()
-            server = subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "gunicorn",
-                    "--workers",
-                    "1",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "benchmarks.project.wsgi:application",
-                ],
-                cwd=ROOT,
-                env=environment(name, state_dir),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                url = f"http://127.0.0.1:{port}/"
-                wait_for(url)
-                result = subprocess.run(
-                    [
-                        wrk,
-                        "-t1",
-                        f"-c{HTTP_CONNECTIONS}",
-                        f"-d{HTTP_SECONDS}s",
-                        "--latency",
-                        "-H",
-                        "Accept: text/html",
-                        url,
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=HTTP_SECONDS + 30,
-                    check=True,
-                )
-                if "Socket errors" in result.stdout:
-                    raise SystemExit(f"{name}: wrk saw socket errors\n{result.stdout}")
-                samples[name].append(parse_wrk(result.stdout))
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(timeout=20)
+        shuffle(rows)
+        for server, name in rows:
+            with serving(server, name, state_dir) as url:
+                samples[(server, name)].append(load(wrk, name, url))
     return {
         name: (
             statistics.median(rps for rps, _ in values),
@@ -264,8 +293,73 @@ def chart(us: dict[str, float], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as directory:
+# figure, numerator, denominator, target: the ratio must stay at or below it.
+TARGETS = [
+    ("off ÷ bare", "envmaintenance off", "bare", 1.01),
+    ("off, file switch ÷ bare", "envmaintenance off, file switch", "bare", 1.01),
+    ("off, Redis switch ÷ bare", "envmaintenance off, Redis switch", "bare", 1.01),
+    ("503 ÷ floor", "envmaintenance 503", "floor", 1.25),
+    ("503, switch ÷ floor", "envmaintenance 503, switch", "floor", 1.25),
+    ("allowed ÷ bare", "envmaintenance allowed", "bare", 1.03),
+    (
+        "allowed, 20,000 CIDRs ÷ allowed, 1 CIDR",
+        "envmaintenance allowed, 20,000 CIDRs",
+        "envmaintenance allowed",
+        1.02,
+    ),
+    (
+        "10-hop proxy walk ÷ direct, 503",
+        "envmaintenance 503, 10-hop proxy walk",
+        "envmaintenance 503",
+        1.05,
+    ),
+    # Inverted so that every row reads "at most": theirs ÷ ours ≥ 4.
+    (
+        "envmaintenance 503 ÷ django-maintenance-mode 503",
+        "envmaintenance 503",
+        "django-maintenance-mode 503",
+        0.25,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything one run measured."""
+
+    us: dict[str, float]
+    http: dict[Row, tuple[float, float]]
+    counted: dict[str, float]
+    startup: dict[int, tuple[float, float]]
+
+
+@contextlib.contextmanager
+def redis_for_the_run(directory: Path) -> Iterator[None]:
+    """A redis-server on loopback for the Redis switch rows, persistence off."""
+    program = shutil.which("redis-server")
+    if program is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    options = ["--save", "", "--appendonly", "no", "--dir", str(directory)]
+    server = subprocess.Popen(
+        [program, "--port", str(port), "--bind", "127.0.0.1", *options],
+        stdout=subprocess.DEVNULL,
+    )
+    os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            if time.monotonic() > deadline:
+                raise SystemExit("redis-server did not start")
+            time.sleep(0.05)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def measure() -> Figures:
+    with tempfile.TemporaryDirectory() as directory, redis_for_the_run(Path(directory)):
         state_dir = Path(directory)
         print("Measuring in-process...", file=sys.stderr)
         us = in_process(state_dir)
@@ -276,14 +370,12 @@ def main() -> None:
             print("Counting instructions...", file=sys.stderr)
             counted = instructions(state_dir)
     print("Measuring start-up...", file=sys.stderr)
-    startup = start_up()
+    return Figures(us, http, counted, start_up())
 
+
+def in_process_section(us: dict[str, float]) -> list[str]:
     floor, bare = us["floor"], us["bare"]
-    report = [
-        f"Python {sys.version.split()[0]}, Django {django.get_version()}, "
-        f"{os.cpu_count()} cores; {ROUNDS} interleaved rounds in-process, "
-        f"{HTTP_ROUNDS} over HTTP.",
-        "",
+    return [
         "In-process WSGI (handler built once, called with a prepared environ; each "
         "figure is the median over rounds of the fastest of 10 batches of 1,000, "
         "in CPU time):",
@@ -296,114 +388,109 @@ def main() -> None:
             ],
         ),
     ]
-    if counted:
-        report += [
-            "",
-            "Instructions per request (valgrind callgrind, deterministic):",
-            "",
-            table(
-                ["variant", "instructions", "÷ floor", "÷ bare"],
-                [
-                    [
-                        n,
-                        f"{v:,.0f}",
-                        f"{v / counted['floor']:.3f}",
-                        f"{v / counted['bare']:.3f}",
-                    ]
-                    for n, v in counted.items()
-                ],
-            ),
-        ]
-    report += [
+
+
+def instructions_section(counted: dict[str, float]) -> list[str]:
+    if not counted:
+        return []
+    floor, bare = counted["floor"], counted["bare"]
+    rows = [
+        [n, f"{v:,.0f}", f"{v / floor:.3f}", f"{v / bare:.3f}"]
+        for n, v in counted.items()
+    ]
+    return [
         "",
-        f"Over HTTP (gunicorn, 1 sync worker; wrk, {HTTP_CONNECTIONS} connections, "
-        f"{HTTP_SECONDS} s):",
+        "Instructions per request (valgrind callgrind, deterministic):",
         "",
-        table(
-            ["system", "requests/s", "p99 ms", "req/s ÷ bare", "p99 ÷ bare"],
-            [
-                [
-                    n,
-                    f"{r:.0f}",
-                    f"{p:.2f}",
-                    f"{r / http['bare'][0]:.2f}",
-                    f"{p / http['bare'][1]:.2f}",
-                ]
-                for n, (r, p) in http.items()
-            ],
-        ),
+        table(["variant", "instructions", "÷ floor", "÷ bare"], rows),
+    ]
+
+
+def http_section(http: dict[Row, tuple[float, float]]) -> list[str]:
+    rows = []
+    for server in ("gunicorn", "uvicorn"):
+        rps_bare, p99_bare = http[(server, "bare")]
+        names = HTTP_VARIANTS if server == "gunicorn" else ASGI_VARIANTS
+        for name in names:
+            rps, p99 = http[(server, name)]
+            ratios = [f"{rps / rps_bare:.2f}", f"{p99 / p99_bare:.2f}"]
+            rows.append([server, name, f"{rps:.0f}", f"{p99:.2f}", *ratios])
+    header = ["server", "system", "requests/s", "p99 ms", "req/s ÷ bare", "p99 ÷ bare"]
+    return [
+        "",
+        f"Over HTTP (gunicorn with 1 sync worker, uvicorn with 1 worker; wrk, "
+        f"{HTTP_CONNECTIONS} connections, {HTTP_SECONDS} s):",
+        "",
+        table(header, rows),
+    ]
+
+
+def startup_section(startup: dict[int, tuple[float, float]]) -> list[str]:
+    rows = [
+        [f"{n:,}", f"{s * 1000:.1f} ms", f"{m:.1f} MB"] for n, (s, m) in startup.items()
+    ]
+    return [
         "",
         "Start-up: load_config for an allowlist of N blocks that do not merge:",
         "",
-        table(
-            ["blocks", "load time", "RSS growth"],
-            [
-                [f"{n:,}", f"{s * 1000:.1f} ms", f"{m:.1f} MB"]
-                for n, (s, m) in startup.items()
-            ],
-        ),
-    ]
-    # figure, numerator, denominator, target: the ratio must stay at or below it.
-    targets = [
-        ("off ÷ bare", "envmaintenance off", "bare", 1.01),
-        ("503 ÷ floor", "envmaintenance 503", "floor", 1.20),
-        ("allowed ÷ bare", "envmaintenance allowed", "bare", 1.03),
-        (
-            "allowed, 20,000 CIDRs ÷ allowed, 1 CIDR",
-            "envmaintenance allowed, 20,000 CIDRs",
-            "envmaintenance allowed",
-            1.02,
-        ),
-        (
-            "10-hop proxy walk ÷ direct, 503",
-            "envmaintenance 503, 10-hop proxy walk",
-            "envmaintenance 503",
-            1.05,
-        ),
-        # Inverted so that every row reads "at most": theirs ÷ ours ≥ 4.
-        (
-            "envmaintenance 503 ÷ django-maintenance-mode 503",
-            "envmaintenance 503",
-            "django-maintenance-mode 503",
-            0.25,
-        ),
+        table(["blocks", "load time", "RSS growth"], rows),
     ]
 
-    def ratio(figures: dict[str, float], top: str, bottom: str) -> str:
-        if top not in figures or bottom not in figures:
+
+def targets_section(figures: Figures) -> list[str]:
+    def ratio(measured: dict[str, float], top: str, bottom: str) -> str:
+        if top not in measured or bottom not in measured:
             return "not counted"
-        return f"{figures[top] / figures[bottom]:.3f}"
+        return f"{measured[top] / measured[bottom]:.3f}"
 
+    us = figures.us
     rows = [
         [
             figure,
             ratio(us, top, bottom),
-            ratio(counted, top, bottom),
+            ratio(figures.counted, top, bottom),
             f"≤ {limit}",
             "yes" if us[top] / us[bottom] <= limit else "NO",
         ]
-        for figure, top, bottom, limit in targets
+        for figure, top, bottom, limit in TARGETS
     ]
-    seconds, megabytes = startup[100_000]
-    rows.append(
-        [
-            "config load, 100,000 CIDRs",
-            f"{seconds:.2f} s, {megabytes:.1f} MB",
-            "",
-            "≤ 2 s, ≤ 50 MB",
-            "yes" if seconds <= 2 and megabytes <= 50 else "NO",
-        ]
-    )
-    report += [
+    seconds, megabytes = figures.startup[100_000]
+    met = "yes" if seconds <= 2 and megabytes <= 50 else "NO"
+    load = f"{seconds:.2f} s, {megabytes:.1f} MB"
+    rows.append(["config load, 100,000 CIDRs", load, "", "≤ 2 s, ≤ 50 MB", met])
+    return [
         "",
         "Targets (met is judged on time; instructions back it where counted):",
         "",
         table(["figure", "time", "instructions", "target", "met"], rows),
     ]
-    text = "\n".join(report)
+
+
+def report(figures: Figures) -> str:
+    header = (
+        f"Python {sys.version.split()[0]}, Django {django.get_version()}, "
+        f"{os.cpu_count()} cores; {ROUNDS} interleaved rounds in-process, "
+        f"{HTTP_ROUNDS} over HTTP."
+    )
+    return "\n".join(
+        [
+            header,
+            "",
+            *in_process_section(figures.us),
+            *instructions_section(figures.counted),
+            *http_section(figures.http),
+            *startup_section(figures.startup),
+            *targets_section(figures),
+        ]
+    )
+
+
+def main() -> None:
+    figures = measure()
+    text = report(figures)
     print(text)
     (ROOT / "benchmarks" / "results.md").write_text(text + "\n")
-    chart(us, ROOT / "docs" / "benchmark.png")
+    chart(figures.us, ROOT / "docs" / "benchmark.png")
     print("\nWrote benchmarks/results.md and docs/benchmark.png", file=sys.stderr)
 
 

@@ -50,6 +50,7 @@ class Variant:
     peer_allowed_ips: tuple[str, ...] = ()
     peer_state: str | None = None
     log_to_file: bool = False
+    switch_document: str | None = None  # written to <state dir>/switch-on
 
     def apply_environment(self) -> None:
         """Set MAINTENANCE_* in this process (20,000 blocks exceed execve's limit)."""
@@ -62,6 +63,8 @@ class Variant:
         """Peer state written where the peer reads it, before the process starts."""
         if self.peer_state is not None:
             (state_dir / "maintenance_mode_state.txt").write_text(self.peer_state)
+        if self.switch_document is not None:
+            (state_dir / "switch-on").write_text(self.switch_document)
 
     def logging(self, state_dir: Path) -> dict[str, Any]:
         if not self.log_to_file:
@@ -80,6 +83,18 @@ class Variant:
 
 
 ON = {"MAINTENANCE_MODE": "1"}
+
+
+def switch_url(name: str) -> Callable[[], str]:
+    """A file switch in the run's state directory, resolved in the child."""
+    return lambda: f"file://{os.environ['BENCH_STATE_DIR']}/{name}"
+
+
+def redis_url() -> str:
+    """The redis-server benchmarks.run starts for the run; the key is never set."""
+    return os.environ["BENCH_REDIS_URL"]
+
+
 VARIANTS: dict[str, Variant] = {
     "floor": Variant(["benchmarks.project.floor.Constant503Middleware"], 503),
     # Where the README places envmaintenance: after SecurityMiddleware, whose own
@@ -119,6 +134,27 @@ VARIANTS: dict[str, Variant] = {
             "MAINTENANCE_TRUSTED_PROXIES": "10.0.0.0/8",
         },
         request={"REMOTE_ADDR": "10.3.0.1", "HTTP_X_FORWARDED_FOR": PROXY_CHAIN},
+    ),
+    # A switch is configured, the environment says off, and no document says
+    # otherwise: the middleware cannot remove itself, so this is its cost.
+    "envmaintenance off, file switch": Variant(
+        WITH_OURS,
+        200,
+        ["envmaintenance"],
+        {"MAINTENANCE_SWITCH_URL": switch_url("switch-never-written")},
+    ),
+    "envmaintenance off, Redis switch": Variant(
+        WITH_OURS, 200, ["envmaintenance"], {"MAINTENANCE_SWITCH_URL": redis_url}
+    ),
+    "envmaintenance 503, switch": Variant(
+        WITH_OURS,
+        503,
+        ["envmaintenance"],
+        {
+            "MAINTENANCE_ALLOWED_IPS": "192.0.2.0/24",
+            "MAINTENANCE_SWITCH_URL": switch_url("switch-on"),
+        },
+        switch_document="MAINTENANCE_MODE=1\nSET_BY=bench\n",
     ),
     "envmaintenance 503, logging": Variant(
         WITH_OURS,

@@ -11,7 +11,9 @@ WORKDIR /app
 
 COPY pyproject.toml README.md LICENSE ./
 COPY envmaintenance ./envmaintenance
-RUN pip install . "gunicorn==27.*" "whitenoise==6.*"
+# The package is this checkout; its [redis] extra's versions come from pyproject.toml.
+# hadolint ignore=DL3013
+RUN pip install ".[redis]" "gunicorn==27.*" "whitenoise==6.*"
 
 COPY sample_project ./sample_project
 

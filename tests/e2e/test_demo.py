@@ -133,3 +133,31 @@ def test_a_bad_mode_stops_the_demo_with_the_parsers_message(demo: StartDemo) -> 
     running = demo(free_port(), MAINTENANCE_MODE="maybe")
     assert running.process.wait(timeout=30) != 0
     assert "MAINTENANCE_MODE: 'maybe' is not a switch" in running.text()
+
+
+def test_the_switch_command_the_demo_prints_switches_it_at_once(
+    demo: StartDemo,
+) -> None:
+    port = free_port()
+    running = demo(port, MAINTENANCE_MODE="0")
+    running.wait_until_serving()
+    printed = running.text().split("no restart:\n", 1)[1].split("\n  (then", 1)[0]
+    command = printed.replace("\\\n", " ").split()
+    assert command[-3:] == ["maintenance", "on", "--for", "10m"][-3:]
+    environment, program = command[:2], command[2:]
+    result = subprocess.run(
+        program,
+        cwd=ROOT,
+        env=child_environment(**dict(pair.split("=", 1) for pair in environment)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "every process within 2 s" in result.stdout
+    deadline = time.monotonic() + 3.5
+    while request(port, "/", source="127.0.0.2").status != 503:
+        assert time.monotonic() < deadline, "the demo did not follow its switch"
+        time.sleep(0.1)
+    running.interrupt()

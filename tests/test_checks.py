@@ -223,3 +223,13 @@ def test_far_dates_never_break_the_page_the_banner_or_the_check(
     banner = get_template("envmaintenance/banner.html").render(context)
     assert "Maintenance is in progress until Tuesday 31 December, 09:59 UTC" in banner
     assert client.get("/").status_code == 503
+
+
+def test_w008_without_a_close_name_says_it_has_no_effect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAINTENANCE_URL", "https://status.example.com")
+    (message,) = check_configuration()
+    assert message.msg == (
+        "MAINTENANCE_URL is not a variable envmaintenance reads; it has no effect"
+    )

@@ -116,6 +116,11 @@ def test_allowed_ips_empty_means_none() -> None:
         ),
         ("fe80::1%eth0", "'fe80::1%eth0' has a zone id; give the address without %..."),
         (
+            "300.1.2.3/255.0.0.0",
+            "'300.1.2.3/255.0.0.0' has a netmask; write a prefix length like /24 "
+            "instead",
+        ),
+        (
             "::ffff:10.0.0.0/8",
             "'::ffff:10.0.0.0/8' mixes IPv6 and IPv4 notation; write IPv4 "
             "networks as a.b.c.d/n",

@@ -259,3 +259,27 @@ def test_the_file_store_sees_a_kubernetes_style_symlink_swap(tmp_path: Path) -> 
     (tmp_path / "..data_tmp").symlink_to(second.name)
     (tmp_path / "..data_tmp").rename(tmp_path / "..data")
     assert switch.current(switch.next_read).schedule.is_active(0)
+
+
+def test_a_write_that_reads_back_differently_is_an_error() -> None:
+    class Overwritten(ScriptedStore):
+        def write(self, text: str) -> None:
+            pass  # another writer wins the race: the read sees its document
+
+    with pytest.raises(StoreError, match="holds something else after the write"):
+        switch_module.replace_document(Overwritten(OFF), ON)
+
+
+def test_a_window_from_the_switch_is_logged_with_its_times(
+    tmp_path: Path, log: Log
+) -> None:
+    path = tmp_path / "switch"
+    switch = file_switch(path)
+    path.write_text(
+        "MAINTENANCE_MODE=0\nMAINTENANCE_STARTS_AT=2999-01-01T22:00:00Z\nSET_BY=carol\n"
+    )
+    switch.current(switch.next_read)
+    assert log()[-1] == (
+        "INFO Maintenance upcoming (2999-01-01T22:00:00+00:00 → no end set) by carol "
+        f"via file://{path}"
+    )

@@ -57,6 +57,14 @@ def converge(
     return time.monotonic() - started
 
 
+def wait_for_workers(server: Server, workers: int) -> None:
+    """Each worker logs one start-up line; the first to answer is not the last."""
+    deadline = time.monotonic() + 30
+    while server.log_text().count("following the switch at") < workers:
+        assert time.monotonic() < deadline, server.log_text()
+        time.sleep(0.1)
+
+
 @dataclass
 class Load:
     """Requests from 4 threads until stopped: statuses and latencies."""
@@ -112,6 +120,7 @@ def test_on_off_env_reach_every_worker_within_the_interval(
     server = start_app(
         kind, workers=4, mode="1", switch_url=url, switch_interval=str(INTERVAL)
     )
+    wait_for_workers(server, 4)
     assert request(server.port, "/", source=BLOCKED).status == 503  # environment
     steps = [("off", 200), ("on", 503), ("off", 200), ("env", 503)]
     for number, (action, status) in enumerate(steps):

@@ -180,8 +180,7 @@ class Switch:
         self.environment = environment
         self.store = store
         self.interval = interval
-        self.effective = _effective(environment, None)
-        self.version = 0  # bumped on every change of the effective state
+        self.effective = _effective(environment, None)  # replaced on each change
         self.next_read = float("inf") if store is None else 0.0
         self.last_read_at: float | None = None
         self.stale_since: float | None = None
@@ -224,16 +223,17 @@ class Switch:
             text = self._read_bounded()
             document = None if text is None else parse_document(text)
         except (StoreError, InvalidDocument) as exc:
-            return self._fail(now, str(exc), starting=starting, back_off=True)
+            self._fail(now, str(exc), starting=starting, back_off=True)
+            return
         if text is None and self._seen_document and self._keeps_state_when_missing():
             problem = (
                 f"the document is gone from {self.display} (flushed, evicted or "
                 f"failed over?); run 'manage.py maintenance env' to hand control "
                 f"back to the environment"
             )
-            return self._fail(now, problem, starting=starting, back_off=False)
+            self._fail(now, problem, starting=starting, back_off=False)
+            return
         self._succeed(now, text, document, starting=starting)
-        return None
 
     def _keeps_state_when_missing(self) -> bool:
         return self.store is not None and not self.store.missing_means_no_override
@@ -296,7 +296,6 @@ class Switch:
         if text != self.text:
             self.text = text
             self.effective = _effective(self.environment, document)
-            self.version += 1
             if not starting:  # the start-up line says the state then
                 log_transition(self.effective, now, self.display)
 

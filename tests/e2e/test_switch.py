@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from threading import Event, Thread
+from threading import Event
 
 import pytest
 
@@ -67,27 +67,33 @@ def wait_for_workers(server: Server, workers: int) -> None:
 
 @dataclass
 class Load:
-    """Requests from 4 threads until stopped: statuses and latencies."""
+    """Requests from 4 threads until finished: statuses and latencies."""
 
     port: int
     statuses: Counter[int] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     stop: Event = field(default_factory=Event)
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4))
 
-    def run(self) -> None:
-        def client() -> None:
-            while not self.stop.is_set():
-                started = time.monotonic()
-                try:
-                    status = request(self.port, "/", source=BLOCKED).status
-                except OSError:
-                    status = -1
-                self.latencies.append(time.monotonic() - started)
-                self.statuses[status] += 1
+    def start(self) -> Load:
+        for _ in range(4):
+            self.pool.submit(self.client)
+        return self
 
-        with ThreadPoolExecutor(4) as pool:
-            for _ in range(4):
-                pool.submit(client)
+    def client(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                status = request(self.port, "/", source=BLOCKED).status
+            except OSError:
+                status = -1
+            self.latencies.append(time.monotonic() - started)
+            self.statuses[status] += 1
+
+    def finish(self) -> Load:
+        self.stop.set()
+        self.pool.shutdown(wait=True)
+        return self
 
     def p99(self) -> float:
         ordered = sorted(self.latencies)
@@ -96,20 +102,16 @@ class Load:
 
 @pytest.fixture
 def load() -> Iterator[Callable[[Server], Load]]:
-    running: list[tuple[Load, Thread]] = []
+    running: list[Load] = []
 
     def start(server: Server) -> Load:
         assert isinstance(server.port, int)
-        generator = Load(server.port)
-        thread = Thread(target=generator.run)
-        thread.start()
-        running.append((generator, thread))
-        return generator
+        running.append(Load(server.port).start())
+        return running[-1]
 
     yield start
-    for generator, thread in running:
-        generator.stop.set()
-        thread.join(20)
+    for generator in running:
+        generator.finish()
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -146,8 +148,7 @@ def test_killing_redis_under_load_keeps_the_state(
     time.sleep(3)  # several intervals with the store down
     redis_server.start()  # empty: persistence is off, the document is gone
     time.sleep(2)
-    traffic.stop.set()
-    time.sleep(0.5)
+    traffic.finish()
     assert set(traffic.statuses) == {503}, traffic.statuses  # no 500, no 200
     print(
         f"Redis killed: {sum(traffic.statuses.values())} requests, all 503, "
@@ -171,8 +172,7 @@ def test_a_hanging_redis_costs_no_request_more_than_the_timeout(
     try:
         traffic = load(server)
         time.sleep(4)
-        traffic.stop.set()
-        time.sleep(0.5)
+        traffic.finish()
     finally:
         redis_server.resume()
     assert set(traffic.statuses) == {503}, traffic.statuses
@@ -218,8 +218,7 @@ def test_a_file_switch_replaced_under_load(
     for action in ("on", "off") * 5:
         maintenance(action, "--reason", "x" * 3000, switch_url=url)
         time.sleep(0.3)
-    traffic.stop.set()
-    time.sleep(0.5)
+    traffic.finish()
     assert set(traffic.statuses) <= {200, 503}, traffic.statuses
     assert "keeping the last good state" not in server.log_text()  # never half a file
     (tmp_path / "switch").unlink()  # a deliberate act: the environment decides

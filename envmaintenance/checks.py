@@ -37,6 +37,9 @@ ERROR_IDS = {
     "MAINTENANCE_SWITCH_URL": "envmaintenance.E012",
     "MAINTENANCE_SWITCH_INTERVAL": "envmaintenance.E013",
     "MAINTENANCE_SWITCH_KEY": "envmaintenance.E014",
+    "MAINTENANCE_READ_ONLY": "envmaintenance.E015",
+    "MAINTENANCE_PATHS": "envmaintenance.E016",
+    "MAINTENANCE_STATUS_PATH": "envmaintenance.E017",
 }
 TEMPLATE_ERROR_ID = "envmaintenance.E011"
 
@@ -92,6 +95,14 @@ W010 = Warning(
     "so it has no effect.",
     hint="Update or remove MAINTENANCE_STARTS_AT and MAINTENANCE_ENDS_AT.",
     id="envmaintenance.W010",
+)
+
+CORS_MIDDLEWARE = "corsheaders.middleware.CorsMiddleware"
+W011 = Warning(
+    f"{CORS_MIDDLEWARE} comes after {MIDDLEWARE_PATH}, so the 503 has no CORS "
+    f"headers and single-page apps on other origins cannot read it.",
+    hint=f"Move {CORS_MIDDLEWARE} above {MIDDLEWARE_PATH}.",
+    id="envmaintenance.W011",
 )
 
 # Middleware from these modules may touch the database on the way in.
@@ -170,6 +181,12 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
     if MIDDLEWARE_PATH not in middleware:
         return [W002]
     before = middleware[: middleware.index(MIDDLEWARE_PATH)]
-    if any(path.startswith(_DATABASE_MIDDLEWARE_PREFIXES) for path in before):
-        return [W003]
-    return []
+    after = middleware[len(before) :]
+    return [
+        *(
+            [W003]
+            if any(p.startswith(_DATABASE_MIDDLEWARE_PREFIXES) for p in before)
+            else []
+        ),
+        *([W011] if CORS_MIDDLEWARE in after else []),
+    ]

@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from envmaintenance.client import TrustedProxies
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
-from envmaintenance.paths import ExemptPaths, parse_exempt_path
+from envmaintenance.paths import PathPrefixes, parse_path_prefix
 from envmaintenance.stores import SwitchLocation, parse_switch_url
 
 logger = logging.getLogger("envmaintenance")
@@ -54,7 +54,7 @@ class MaintenanceConfig:
     allowed_networks: NetworkSet = field(default_factory=NetworkSet)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
-    exempt_paths: ExemptPaths = field(default_factory=ExemptPaths)
+    exempt_paths: PathPrefixes = field(default_factory=PathPrefixes)
     message: str = DEFAULT_MESSAGE
     starts_at: datetime | None = None
     ends_at: datetime | None = None
@@ -64,6 +64,11 @@ class MaintenanceConfig:
     switch: SwitchLocation | None = None
     switch_interval_seconds: int = DEFAULT_SWITCH_INTERVAL_SECONDS
     switch_key: str = DEFAULT_SWITCH_KEY
+    # While active, only writes are stopped: GET, HEAD and OPTIONS pass.
+    read_only: bool = False
+    # When set, maintenance applies only under these prefixes.
+    paths: PathPrefixes = field(default_factory=PathPrefixes)
+    status_path: str | None = None
 
 
 class ConfigError(ImproperlyConfigured):
@@ -175,8 +180,15 @@ def parse_bypass_token(raw: str) -> str | None:
     return token
 
 
-def parse_exempt_paths(raw: str) -> ExemptPaths:
-    return ExemptPaths(parse_exempt_path(entry) for entry in _split(raw))
+def parse_path_prefixes(raw: str) -> PathPrefixes:
+    return PathPrefixes(parse_path_prefix(entry) for entry in _split(raw))
+
+
+def parse_status_path(raw: str) -> str | None:
+    entries = _split(raw)
+    if len(entries) > 1:
+        raise ValueError(f"{raw!r} holds {len(entries)} paths; expected one")
+    return parse_path_prefix(entries[0]) if entries else None
 
 
 def parse_message(raw: str) -> str:
@@ -193,7 +205,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "allowed_networks": ("MAINTENANCE_ALLOWED_IPS", parse_networks),
     "trusted_proxies": ("MAINTENANCE_TRUSTED_PROXIES", parse_trusted_proxies),
     "retry_after_seconds": ("MAINTENANCE_RETRY_AFTER", parse_retry_after),
-    "exempt_paths": ("MAINTENANCE_EXEMPT_PATHS", parse_exempt_paths),
+    "exempt_paths": ("MAINTENANCE_EXEMPT_PATHS", parse_path_prefixes),
     "message": ("MAINTENANCE_MESSAGE", parse_message),
     "starts_at": ("MAINTENANCE_STARTS_AT", parse_moment),
     "ends_at": ("MAINTENANCE_ENDS_AT", parse_moment),
@@ -202,6 +214,9 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "switch": ("MAINTENANCE_SWITCH_URL", parse_switch_url),
     "switch_interval_seconds": ("MAINTENANCE_SWITCH_INTERVAL", parse_switch_interval),
     "switch_key": ("MAINTENANCE_SWITCH_KEY", parse_switch_key),
+    "read_only": ("MAINTENANCE_READ_ONLY", parse_bool),
+    "paths": ("MAINTENANCE_PATHS", parse_path_prefixes),
+    "status_path": ("MAINTENANCE_STATUS_PATH", parse_status_path),
 }
 
 

@@ -17,7 +17,7 @@ from envmaintenance.bypass import Bypass
 from envmaintenance.client import ProxiedClient, remote_addr_key
 from envmaintenance.conf import MaintenanceConfig, get_config
 from envmaintenance.network import format_key
-from envmaintenance.responses import UnavailableResponses, render_page
+from envmaintenance.responses import UnavailableResponses, render_page, status_response
 from envmaintenance.switch import Effective, Switch, get_switch
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ class Pass(enum.Enum):
 
 # Module globals: per request, a global lookup costs a sixth of an enum attribute.
 UNTOUCHED, PRIVATE = Pass.UNTOUCHED, Pass.PRIVATE
+# Read-only maintenance stops writes; these methods only read (RFC 9110 §9.2.1).
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Plan:
     window: schedule.Schedule | None  # None: forced on, no clock needed
     retry_after: Callable[[float], int] | None  # None: the configured delay
     responses: UnavailableResponses
+    read_only: bool
 
     @classmethod
     def of(cls, effective: Effective) -> Plan:
@@ -59,6 +62,7 @@ class Plan:
             None if plan.forced else plan,
             plan.retry_after_seconds if plan.has_end else None,
             UnavailableResponses(config, render_page(config)),
+            config.read_only,
         )
 
 
@@ -79,7 +83,9 @@ class MaintenanceMiddleware:
             if self.switch
             else Effective(config, schedule.Schedule(config))
         )
-        if self.switch is None and not effective.schedule.may_be_active(now):
+        # Nothing can become active: only a status path keeps the middleware.
+        self.idle = self.switch is None and not effective.schedule.may_be_active(now)
+        if self.idle and config.status_path is None:
             raise MiddlewareNotUsed("maintenance is off and none is scheduled")
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
@@ -88,6 +94,8 @@ class MaintenanceMiddleware:
         # What a request needs, decided here: each step is a bound callable, or
         # None when it does not apply (benchmarks/ measures why it matters).
         self.plan = Plan.of(effective)
+        self.status_path = config.status_path
+        self.in_scope = config.paths.covers if config.paths else None
         self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
         self.client_key: Callable[[Mapping[str, Any]], int | None] = (
             ProxiedClient(config.trusted_proxies)
@@ -107,9 +115,11 @@ class MaintenanceMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self.async_mode:
             return self.__acall__(request)  # type: ignore[return-value]
-        plan = self.plan
-        if self.switch is not None:
-            plan = self.follow(self.switch.current(schedule.clock()))
+        if self.idle:  # one comparison: the status path, or the site untouched
+            if request.path_info == self.status_path:
+                return status_response(self.plan.effective, schedule.clock())
+            return self.get_response(request)  # type: ignore[return-value]
+        plan = self.plan if self.switch is None else self.follow_switch()
         verdict = self.judge(request, plan)
         if verdict is UNTOUCHED:
             return self.get_response(request)  # type: ignore[return-value]
@@ -128,8 +138,21 @@ class MaintenanceMiddleware:
             return keep_private(await self.get_response(request))  # type: ignore[misc]
         return verdict  # type: ignore[return-value]
 
+    def follow_switch(self) -> Plan:
+        """The plan for the switch's state, read if the interval is over (inline:
+        this runs on every request when a switch is configured)."""
+        switch = self.switch
+        assert switch is not None
+        now = schedule.clock()
+        if now >= switch.next_read:
+            switch.refresh(now)
+        plan = self.plan
+        if plan.effective is not switch.effective:
+            plan = self.plan = Plan.of(switch.effective)
+        return plan
+
     def follow(self, effective: Effective) -> Plan:
-        """The plan for the switch's state; the page is rendered once per change."""
+        """The plan for a state of the switch; the page is rendered once per change."""
         plan = self.plan
         if plan.effective is not effective:
             plan = self.plan = Plan.of(effective)
@@ -137,10 +160,19 @@ class MaintenanceMiddleware:
 
     def judge(self, request: HttpRequest, plan: Plan) -> Pass | HttpResponseBase:
         """How the request goes on, or the answer for one maintenance stops."""
+        path = request.path_info
+        if path == self.status_path:
+            return status_response(plan.effective, schedule.clock())
         if plan.window is not None and not plan.window.is_active(schedule.clock()):
             return UNTOUCHED
-        if self.is_exempt is not None and self.is_exempt(request.path_info):
+        if self.in_scope is not None and not self.in_scope(path):
             return UNTOUCHED
+        if self.is_exempt is not None and self.is_exempt(path):
+            return UNTOUCHED
+        if plan.read_only and request.method in READS:
+            if self.bypass is None:
+                return UNTOUCHED
+            return self.read_during_read_only(request)
         meta = request.META
         if self.watching_for_proxies and "HTTP_X_FORWARDED_FOR" in meta:
             self.report_undeclared_proxy(meta)
@@ -164,6 +196,13 @@ class MaintenanceMiddleware:
             None if plan.retry_after is None else plan.retry_after(schedule.clock())
         )
         return plan.responses.build(request, retry_after)
+
+    def read_during_read_only(self, request: HttpRequest) -> Pass | HttpResponseBase:
+        """Reads pass for everyone; a bypass link still trades for its cookie, so
+        its holder can write too."""
+        assert self.bypass is not None
+        redirect = self.bypass.redirect_with_cookie(request)
+        return UNTOUCHED if redirect is None else redirect
 
     def report_undeclared_proxy(self, meta: Mapping[str, Any]) -> None:
         """The first X-Forwarded-For with no trusted proxy says one was forgotten.

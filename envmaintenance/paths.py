@@ -1,4 +1,5 @@
-"""Exempt path prefixes, matched on the path exactly as Django routes it."""
+"""Path prefixes (exempt paths, the maintenance scope), matched on the path
+exactly as Django routes it."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def is_normal_path(path: str) -> bool:
     return all(segment not in {".", ".."} for segment in path.split("/"))
 
 
-def parse_exempt_path(entry: str) -> str:
+def parse_path_prefix(entry: str) -> str:
     """Validate one configured prefix and return it without a trailing slash."""
     if not entry.startswith("/"):
         raise ValueError(f"{entry!r} is not a path; each must start with '/'")
@@ -45,8 +46,9 @@ def parse_exempt_path(entry: str) -> str:
     return entry.rstrip("/") or "/"
 
 
-class ExemptPaths:
-    """Prefixes served during maintenance: /healthz covers /healthz/x, not /healthzz."""
+class PathPrefixes:
+    """Literal prefixes at segment boundaries: /healthz covers /healthz/x, not
+    /healthzz."""
 
     __slots__ = ("_exact", "_prefixes", "prefixes")
 
@@ -61,16 +63,25 @@ class ExemptPaths:
         return bool(self.prefixes)
 
     def __repr__(self) -> str:
-        return f"ExemptPaths({list(self.prefixes)})"
+        return f"PathPrefixes({list(self.prefixes)})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ExemptPaths) and self.prefixes == other.prefixes
+        return isinstance(other, PathPrefixes) and self.prefixes == other.prefixes
 
     def __hash__(self) -> int:
         return hash(self.prefixes)
 
     def matches(self, path: str) -> bool:
-        """``path`` is request.path_info: exempt only when already normal."""
+        """Under a prefix, and already normal: for exemptions, which let in."""
         return (
             path in self._exact or path.startswith(self._prefixes)
         ) and is_normal_path(path)
+
+    def covers(self, path: str) -> bool:
+        """Under a prefix, or not normal: for the maintenance scope, which stops.
+
+        /x/../checkout may reach the checkout view, so it counts as inside.
+        """
+        return (
+            path in self._exact or path.startswith(self._prefixes)
+        ) or not is_normal_path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
@@ -13,10 +14,20 @@ from django.template.loader import get_template
 
 from envmaintenance.conf import MaintenanceConfig
 
+if TYPE_CHECKING:
+    from envmaintenance.switch import Effective
+
 TEMPLATE_NAME = "envmaintenance/maintenance.html"
 HTML = "text/html"
 PROBLEM_JSON = "application/problem+json"
 TEXT = "text/plain"
+# RFC 9457 §3.1.1: a stable URI names the problem type, so monitors and clients
+# can tell planned maintenance from an outage without parsing prose.
+PROBLEM_TYPE = "tag:envmaintenance,2026:planned-maintenance"
+READ_ONLY_NOTICE = (
+    "The site is read-only for now: you can look around, but changes are paused "
+    "during maintenance."
+)
 _OFFERED = (HTML, PROBLEM_JSON, "application/json", TEXT)
 _TEMPLATE_DIR = Path(__file__).parent / "templates"
 # Browsers and HTTP libraries send a few short Accept values (under 150
@@ -63,6 +74,8 @@ def render_page(config: MaintenanceConfig) -> str:
         "retry_after": config.retry_after_seconds,
         "retry_after_text": humanise_seconds(config.retry_after_seconds),
         "ends_at": config.ends_at,
+        "read_only": config.read_only,
+        "read_only_notice": READ_ONLY_NOTICE,
     }
     try:
         try:
@@ -84,18 +97,24 @@ class UnavailableResponses:
     __slots__ = ("_variants",)
 
     def __init__(self, config: MaintenanceConfig, html: str) -> None:
+        detail = (
+            f"{READ_ONLY_NOTICE} {config.message}"
+            if config.read_only
+            else config.message
+        )
         problem: dict[str, object] = {
-            "type": "about:blank",
+            "type": PROBLEM_TYPE,
             "title": "Service Unavailable",
             "status": 503,
-            "detail": config.message,
+            "detail": detail,
+            "read_only": config.read_only,
         }
         if config.ends_at:
             problem["ends_at"] = config.ends_at.isoformat()
         bodies = {
             HTML: (html.encode(), "text/html; charset=utf-8"),
             PROBLEM_JSON: (json.dumps(problem).encode(), PROBLEM_JSON),
-            TEXT: (f"{config.message}\n".encode(), "text/plain; charset=utf-8"),
+            TEXT: (f"{detail}\n".encode(), "text/plain; charset=utf-8"),
         }
         self._variants = {
             media_type: (
@@ -111,6 +130,10 @@ class UnavailableResponses:
             )
             for media_type, (body, content_type) in bodies.items()
         }
+
+    def bodies(self) -> dict[str, bytes]:
+        """Each body by media type, as served: for the edge fallback's files."""
+        return {media_type: body for media_type, (body, _) in self._variants.items()}
 
     def build(
         self, request: HttpRequest, retry_after_seconds: int | None = None
@@ -128,3 +151,31 @@ class UnavailableResponses:
         # the matrix (test_blocked_request_is_not_logged_by_django).
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
+
+
+def status_response(effective: Effective, now: float) -> HttpResponse:
+    """MAINTENANCE_STATUS_PATH: the state in force, for monitors and status pages.
+
+    From memory, for everyone, on or off; never the allowlist or the token.
+    """
+    plan, config = effective.schedule, effective.config
+    active = plan.is_active(now)
+    body = {
+        "state": plan.describe(now),
+        "active": active,
+        "read_only": config.read_only,
+        "starts_at": None if config.starts_at is None else config.starts_at.isoformat(),
+        "ends_at": None if config.ends_at is None else config.ends_at.isoformat(),
+        "retry_after": plan.retry_after_seconds(now) if active else None,
+        "message": config.message,
+        "source": effective.source,
+    }
+    return HttpResponse(
+        json.dumps(body),
+        headers={
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            # Status pages on other origins read it (no credentials involved).
+            "Access-Control-Allow-Origin": "*",
+        },
+    )

@@ -22,6 +22,7 @@ class MaintenanceState:
     starts_at: datetime | None
     ends_at: datetime | None
     source: str = "environment"  # or "switch": who decided
+    read_only: bool = False  # only writes are stopped
 
 
 class Schedule:
@@ -75,6 +76,7 @@ class Schedule:
             upcoming=self.is_upcoming(now),
             starts_at=self.config.starts_at,
             ends_at=self.config.ends_at,
+            read_only=self.config.read_only,
         )
 
     def describe(self, now: float) -> str:

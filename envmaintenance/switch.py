@@ -42,6 +42,7 @@ SWITCHED: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MAINTENANCE_STARTS_AT": ("starts_at", parse_moment),
     "MAINTENANCE_ENDS_AT": ("ends_at", parse_moment),
     "MAINTENANCE_MESSAGE": ("message", parse_message),
+    "MAINTENANCE_READ_ONLY": ("read_only", parse_bool),
 }
 NOTES = ("SET_BY", "SET_AT", "REASON")  # who, when and why: shown, never obeyed
 _NEVER_SWITCHED = {v for v, _ in VARIABLES.values()} - set(SWITCHED)
@@ -133,7 +134,8 @@ def apply_document(
     environment: MaintenanceConfig, document: SwitchDocument | None
 ) -> MaintenanceConfig:
     """The effective config: the document's mode and window replace the
-    environment's; its end and message, when given, replace the environment's.
+    environment's; its end, message and read-only switch, when given, replace
+    the environment's.
     Switched on without a window of its own, the environment's end still says
     when the site is expected back."""
     if document is None or not document.overrides:
@@ -146,6 +148,7 @@ def apply_document(
         starts_at=values.get("starts_at"),
         ends_at=values.get("ends_at", environment.ends_at if borrow_end else None),
         message=values.get("message", environment.message),
+        read_only=values.get("read_only", environment.read_only),
     )
 
 

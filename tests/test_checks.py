@@ -37,6 +37,9 @@ INVALID_VALUES = {
     "MAINTENANCE_SWITCH_URL": "ftp://example/switch",
     "MAINTENANCE_SWITCH_INTERVAL": "0",
     "MAINTENANCE_SWITCH_KEY": "has spaces",
+    "MAINTENANCE_READ_ONLY": "reads",
+    "MAINTENANCE_PATHS": "/checkout/*",
+    "MAINTENANCE_STATUS_PATH": "/status /health",
 }
 
 
@@ -233,3 +236,19 @@ def test_w008_without_a_close_name_says_it_has_no_effect(
     assert message.msg == (
         "MAINTENANCE_URL is not a variable envmaintenance reads; it has no effect"
     )
+
+
+def test_w011_cors_middleware_after_ours(settings: Any) -> None:
+    cors = "corsheaders.middleware.CorsMiddleware"
+    settings.MIDDLEWARE = [MIDDLEWARE_PATH, cors]
+    assert ids(check_middleware()) == ["envmaintenance.W011"]
+    settings.MIDDLEWARE = [cors, MIDDLEWARE_PATH]
+    assert check_middleware() == []
+
+
+def test_the_banner_says_read_only(maintenance_env: SetEnv) -> None:
+    maintenance_env(mode="1", read_only="1")
+    context = maintenance_context(RequestFactory().get("/"))
+    assert context["maintenance"].read_only is True
+    banner = get_template("envmaintenance/banner.html").render(context)
+    assert "the site is read-only, and changes are refused" in banner

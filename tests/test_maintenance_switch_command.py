@@ -158,3 +158,9 @@ def test_on_from_a_shell_exits_zero_and_a_failure_non_zero(tmp_path: Path) -> No
     assert bad.returncode != 0
     assert "the switch was not changed" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_on_read_only_writes_it_and_says_so(switch_path: Path) -> None:
+    out = run("on", "--read-only", "--by", "alice")
+    assert parse_document(switch_path.read_text()).values["read_only"] is True
+    assert out.startswith("Maintenance ON (read-only: only writes are stopped), in")

@@ -77,10 +77,11 @@ def test_problem_json_body(maintenance_env: SetEnv, client: Client) -> None:
     maintenance_env(mode="1", message="Upgrading the database", retry_after="300")
     response = client.get("/api/status", HTTP_ACCEPT="application/json")
     assert json.loads(response.content) == {
-        "type": "about:blank",
+        "type": "tag:envmaintenance,2026:planned-maintenance",
         "title": "Service Unavailable",
         "status": 503,
         "detail": "Upgrading the database",
+        "read_only": False,
     }
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from envmaintenance.paths import ExemptPaths, is_normal_path, parse_exempt_path
+from envmaintenance.paths import PathPrefixes, is_normal_path, parse_path_prefix
 
 
 @pytest.mark.parametrize(
@@ -39,8 +39,8 @@ def test_is_normal_path(path: str, normal: bool) -> None:
         ("/api/v1:status@x", "/api/v1:status@x"),
     ],
 )
-def test_parse_exempt_path_drops_the_trailing_slash(entry: str, stored: str) -> None:
-    assert parse_exempt_path(entry) == stored
+def test_parse_path_prefix_drops_the_trailing_slash(entry: str, stored: str) -> None:
+    assert parse_path_prefix(entry) == stored
 
 
 @pytest.mark.parametrize(
@@ -53,9 +53,9 @@ def test_parse_exempt_path_drops_the_trailing_slash(entry: str, stored: str) -> 
         ("/./static", "did you mean '/static'?"),
     ],
 )
-def test_parse_exempt_path_rejects(entry: str, reason: str) -> None:
+def test_parse_path_prefix_rejects(entry: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason) as info:
-        parse_exempt_path(entry)
+        parse_path_prefix(entry)
     assert repr(entry) in str(info.value)
 
 
@@ -80,7 +80,7 @@ def test_parse_exempt_path_rejects(entry: str, reason: str) -> None:
 )
 def test_a_prefix_with_pattern_characters_says_how_to_write_one(entry: str) -> None:
     with pytest.raises(ValueError, match="prefixes only: /static/ covers") as info:
-        parse_exempt_path(entry)
+        parse_path_prefix(entry)
     assert str(info.value).startswith(repr(entry))
 
 
@@ -111,19 +111,19 @@ def test_a_prefix_with_pattern_characters_says_how_to_write_one(entry: str) -> N
     ],
 )
 def test_matches_whole_segments_of_a_normal_path(path: str, exempt: bool) -> None:
-    paths = ExemptPaths(["/healthz", "/static"])
+    paths = PathPrefixes(["/healthz", "/static"])
     assert paths.matches(path) is exempt
 
 
 def test_root_exempts_every_normal_path() -> None:
-    assert ExemptPaths(["/"]).matches("/anything/at/all")
-    assert not ExemptPaths(["/"]).matches("/anything/../at/all")
+    assert PathPrefixes(["/"]).matches("/anything/at/all")
+    assert not PathPrefixes(["/"]).matches("/anything/../at/all")
 
 
 def test_empty_exempts_nothing_and_compares_by_prefixes() -> None:
-    assert not ExemptPaths()
-    assert not ExemptPaths().matches("/healthz")
-    assert ExemptPaths(["/a", "/a"]) == ExemptPaths(["/a"])
-    assert hash(ExemptPaths(["/a"])) == hash(ExemptPaths(["/a"]))
-    assert ExemptPaths(["/a"]) != ["/a"]
-    assert repr(ExemptPaths(["/a"])) == "ExemptPaths(['/a'])"
+    assert not PathPrefixes()
+    assert not PathPrefixes().matches("/healthz")
+    assert PathPrefixes(["/a", "/a"]) == PathPrefixes(["/a"])
+    assert hash(PathPrefixes(["/a"])) == hash(PathPrefixes(["/a"]))
+    assert PathPrefixes(["/a"]) != ["/a"]
+    assert repr(PathPrefixes(["/a"])) == "PathPrefixes(['/a'])"

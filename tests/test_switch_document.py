@@ -143,3 +143,16 @@ def test_the_switch_never_changes_who_gets_in() -> None:
     assert config.exempt_paths is environment.exempt_paths
     assert config.trusted_proxies is environment.trusted_proxies
     assert config.bypass_token is environment.bypass_token
+
+
+def test_the_switch_may_carry_read_only() -> None:
+    environment = load_config({})
+    read_only = apply_document(
+        environment, parse_document("MAINTENANCE_MODE=1\nMAINTENANCE_READ_ONLY=yes")
+    )
+    assert (read_only.enabled, read_only.read_only) == (True, True)
+    inherited = apply_document(
+        load_config({"MAINTENANCE_READ_ONLY": "1"}),
+        parse_document("MAINTENANCE_MODE=1"),
+    )
+    assert inherited.read_only is True

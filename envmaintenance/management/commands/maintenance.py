@@ -7,13 +7,16 @@ import getpass
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from envmaintenance import schedule
 from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config, parse_moment
+from envmaintenance.export import export_files
 from envmaintenance.network import address_key
+from envmaintenance.responses import render_page
 from envmaintenance.stores import StoreError, open_store
 from envmaintenance.switch import (
     InvalidDocument,
@@ -164,6 +167,14 @@ def parse_until(options: dict[str, Any], now: datetime) -> datetime | None:
     return None
 
 
+def switch_for(config: MaintenanceConfig) -> Switch:
+    """A switch read once, now: what this command reports and exports."""
+    store = (
+        None if config.switch is None else open_store(config.switch, config.switch_key)
+    )
+    return Switch(config, store, config.switch_interval_seconds)
+
+
 def _signature(options: dict[str, Any], now: datetime) -> dict[str, str]:
     by = options["by"] or getpass.getuser()
     notes = {"SET_BY": by, "SET_AT": now.isoformat()}
@@ -184,14 +195,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument("--ip", metavar="ADDRESS", help="explain this address")
-        actions = parser.add_subparsers(dest="action", metavar="{on,off,env}")
+        actions = parser.add_subparsers(dest="action", metavar="{on,off,env,export}")
         on = actions.add_parser("on", help="maintenance on, in every process")
         when = on.add_mutually_exclusive_group()
         when.add_argument("--until", metavar="ISO", help="expected end, with offset")
         when.add_argument("--for", metavar="DURATION", help="expected length: 30m, 2h")
         on.add_argument("--message", help="the text blocked visitors see")
+        on.add_argument(
+            "--read-only",
+            action="store_true",
+            help="stop only writes: GET, HEAD and OPTIONS pass for everyone",
+        )
         off = actions.add_parser("off", help="maintenance off, in every process")
         back = actions.add_parser("env", help="hand control back to the environment")
+        export = actions.add_parser(
+            "export", help="write the 503 bodies and nginx snippets for the proxy"
+        )
+        export.add_argument("directory", help="where to write them (created)")
+        export.add_argument(
+            "--nginx-root",
+            metavar="PATH",
+            help="where nginx finds the files (default: the directory itself)",
+        )
         for action in (on, off, back):
             action.add_argument("--reason", help="why, shown in status and logs")
             action.add_argument("--by", help="who (default: the current user)")
@@ -201,6 +226,9 @@ class Command(BaseCommand):
             config = get_config()
         except ConfigError as exc:
             raise CommandError(f"invalid maintenance configuration:\n{exc}") from None
+        if options.get("action") == "export":
+            self.export(config, Path(options["directory"]), options["nginx_root"])
+            return
         if options.get("action"):
             self.set_switch(config, options["action"], options)
             return
@@ -246,6 +274,33 @@ class Command(BaseCommand):
             raise CommandError(f"the switch was not changed: {exc}") from None
         self.stdout.write(self.outcome(config, document, now))
 
+    def export(
+        self, config: MaintenanceConfig, directory: Path, nginx_root: str | None
+    ) -> None:
+        """The state in force (environment and switch), as the proxy will serve it."""
+        effective = switch_for(config).effective
+        now = schedule.clock()
+        plan, served = effective.schedule, effective.config
+        retry_after = (
+            plan.retry_after_seconds(now)
+            if plan.is_active(now)
+            else served.retry_after_seconds
+        )
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            root = Path(nginx_root) if nginx_root else directory.resolve()
+            written = export_files(
+                served, render_page(served), retry_after, directory, root
+            )
+        except OSError as exc:
+            raise CommandError(f"cannot write to {directory}: {exc}") from None
+        for path in written:
+            self.stdout.write(f"wrote {path}")
+        self.stdout.write(
+            "Include nginx-http.conf in nginx's http block and nginx-server.conf in "
+            "the server block that proxies to the app."
+        )
+
     def on_values(self, options: dict[str, Any], now: datetime) -> dict[str, str]:
         values = {}
         until = parse_until(options, now)
@@ -253,6 +308,8 @@ class Command(BaseCommand):
             if until <= now:
                 raise CommandError(f"--until {until.isoformat()} is in the past")
             values["MAINTENANCE_ENDS_AT"] = until.isoformat()
+        if options["read_only"]:
+            values["MAINTENANCE_READ_ONLY"] = "1"
         if options["message"] is not None:
             if "\n" in options["message"] or "\r" in options["message"]:
                 raise CommandError("--message must be one line")
@@ -277,7 +334,8 @@ class Command(BaseCommand):
         back = (
             f", expected back by {ends.isoformat()}" if ends and state == "on" else ""
         )
-        return f"Maintenance {state.upper()}{back}, in {every} ({where})."
+        mode = " (read-only: only writes are stopped)" if served.read_only else ""
+        return f"Maintenance {state.upper()}{mode}{back}, in {every} ({where})."
 
     def explain(
         self, config: MaintenanceConfig, state: str, address: str, as_json: bool

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from envmaintenance.conf import load_config
+from envmaintenance.export import (
+    FIXED_RESPONSE_BYTES,
+    export_files,
+    nginx_http,
+    nginx_server,
+    small_page,
+)
+
+
+def test_the_fixed_response_page_fits_1024_bytes_whatever_the_message() -> None:
+    for message in ("Back soon.", "ü" * 2000, "<b>" * 500):
+        config = load_config({"MAINTENANCE_MESSAGE": message})
+        page = small_page(config)
+        assert len(page) <= FIXED_RESPONSE_BYTES
+        page.decode("utf-8")  # never cut inside a character
+    assert b"Back soon." in small_page(
+        load_config({"MAINTENANCE_MESSAGE": "Back soon."})
+    )
+    assert b"&lt;b&gt;" in small_page(load_config({"MAINTENANCE_MESSAGE": "<b>" * 500}))
+
+
+def test_read_only_and_scope_become_maps() -> None:
+    config = load_config(
+        {"MAINTENANCE_READ_ONLY": "1", "MAINTENANCE_PATHS": "/checkout /api/orders"}
+    )
+    http = nginx_http(config)
+    assert (
+        "map $request_method $maintenance_write {\n    default 1;\n    GET 0;" in http
+    )
+    assert "    ~^/checkout(?:[/?]|$) 1;\n    ~^/api/orders(?:[/?]|$) 1;\n" in http
+    assert "map $request_uri $maintenance_exempt {\n    default 0;\n}" in http
+
+
+def test_trusted_proxies_become_real_ip_lines() -> None:
+    config = load_config({"MAINTENANCE_TRUSTED_PROXIES": "unix 10.0.0.0/8"})
+    server = nginx_server(config, 600, Path("/srv/maintenance"))
+    assert "set_real_ip_from unix:;\nset_real_ip_from 10.0.0.0/8;\n" in server
+    assert "real_ip_recursive on;" in server
+    assert "root /srv/maintenance;" in server
+    assert "add_header Retry-After 600 always;" in server
+    assert "real_ip" not in nginx_server(load_config({}), 600, Path("/x"))
+
+
+def test_export_writes_every_file(tmp_path: Path) -> None:
+    written = export_files(load_config({}), "<html>page</html>", 60, tmp_path, tmp_path)
+    assert sorted(path.name for path in written) == sorted(
+        [
+            "maintenance.html",
+            "maintenance.json",
+            "maintenance.txt",
+            "maintenance-fixed-response.html",
+            "nginx-http.conf",
+            "nginx-server.conf",
+        ]
+    )
+    assert (tmp_path / "maintenance.html").read_text() == "<html>page</html>"

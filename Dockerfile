@@ -13,7 +13,7 @@ COPY pyproject.toml README.md LICENSE ./
 COPY envmaintenance ./envmaintenance
 # The package is this checkout; its [redis] extra's versions come from pyproject.toml.
 # hadolint ignore=DL3013
-RUN pip install ".[redis]" "gunicorn==27.*" "whitenoise==6.*"
+RUN pip install ".[redis]" "gunicorn==27.*" "whitenoise==6.*" "django-cors-headers==4.*"
 
 COPY sample_project ./sample_project
 

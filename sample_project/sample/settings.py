@@ -43,6 +43,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# A single-page app on another origin reads the API, 503s included: CORS headers
+# come from django-cors-headers, placed above the maintenance middleware so they
+# reach its 503 too (manage.py check warns otherwise: envmaintenance.W011).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_EXPOSE_HEADERS = ["Retry-After"]  # so the app can say when to come back
+if CORS_ALLOWED_ORIGINS:
+    INSTALLED_APPS.append("corsheaders")
+    MIDDLEWARE.insert(0, "corsheaders.middleware.CorsMiddleware")
+
 ROOT_URLCONF = "sample.urls"
 WSGI_APPLICATION = "sample.wsgi.application"
 ASGI_APPLICATION = "sample.asgi.application"

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home),
     path("healthz", views.healthz),
     path("api/status", views.api_status),
+    path("contact", views.contact),
     path("pages/<path:slug>", views.page),
     # A single-page app's fallback: every other path gets the app shell. Routes
     # like these are why a request is exempt only when its path is normal.

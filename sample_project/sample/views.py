@@ -19,6 +19,11 @@ def api_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def contact(request: HttpRequest) -> HttpResponse:
+    """A form: in read-only maintenance its GET works and its POST gets the 503."""
+    return render(request, "contact.html", {"sent": request.method == "POST"})
+
+
 @cache_control(public=True, max_age=300)
 def page(request: HttpRequest, slug: str) -> HttpResponse:
     """A CMS page, the same for everyone: shared caches may keep it."""

@@ -190,7 +190,8 @@ def start_app(tmp_path: Path) -> Iterator[Start]:
     """start_app("gunicorn" | "uvicorn", mode="1", ...) -> a running Server.
 
     ``unix_socket=True`` serves on a unix socket in tmp_path instead of a port;
-    ``workers`` is the number of worker processes.
+    ``workers`` is the number of worker processes; ``environment`` adds other
+    variables (MAINTENANCE_* ones are keywords without the prefix).
     """
     servers: list[Server] = []
     commands = {"gunicorn": gunicorn_command, "uvicorn": uvicorn_command}
@@ -200,6 +201,7 @@ def start_app(tmp_path: Path) -> Iterator[Start]:
         *,
         unix_socket: bool = False,
         workers: int = 2,
+        environment: dict[str, str] | None = None,
         **maintenance: str,
     ) -> Server:
         def on(address: int | Path) -> Server:
@@ -207,6 +209,7 @@ def start_app(tmp_path: Path) -> Iterator[Start]:
             environ = {
                 **sample_project_environment(**maintenance),
                 "WEB_CONCURRENCY": str(workers),  # gunicorn.conf.py and uvicorn
+                **(environment or {}),
                 **extra,
             }
             name = address.name if isinstance(address, Path) else address
@@ -230,21 +233,24 @@ NginxStart = Callable[..., Server]
 def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
     """nginx with deploy/nginx.conf.template, proxying to a local upstream.
 
-    start_nginx(port or socket path, http="...", location="...") adds
-    directives to the http block and to the template's location block.
+    start_nginx(port or socket path, http="...", server="...", location="...")
+    adds directives to the http block, the server block and the template's
+    location block.
     """
     nginx = require("nginx", "nginx-light")
     servers: list[Server] = []
 
-    def start(upstream: int | Path, *, http: str = "", location: str = "") -> Server:
+    def start(
+        upstream: int | Path, *, http: str = "", server: str = "", location: str = ""
+    ) -> Server:
         def on(port: int) -> Server:
             prefix = tmp_path / f"nginx-{port}"
             prefix.mkdir()
-            write_nginx_config(prefix, port, upstream, http, location)
+            write_nginx_config(prefix, port, upstream, http, server + "\n", location)
             command = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-            server = launch(command, port, prefix / "stdout.log")
-            servers.append(server)
-            return server
+            started = launch(command, port, prefix / "stdout.log")
+            servers.append(started)
+            return started
 
         return launch_on_a_free_port(on)
 
@@ -254,7 +260,7 @@ def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
 
 
 def write_nginx_config(
-    prefix: Path, port: int, upstream: int | Path, http: str, location: str
+    prefix: Path, port: int, upstream: int | Path, http: str, server: str, location: str
 ) -> None:
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     target = (
@@ -263,7 +269,7 @@ def write_nginx_config(
     site = string.Template(template).safe_substitute(
         UPSTREAM=target, LISTEN_PORT=f"127.0.0.1:{port}"
     )
-    site = site.replace("location / {", "location / {\n" + location, 1)
+    site = site.replace("location / {", server + "    location / {\n" + location, 1)
     temp_paths = "\n".join(
         f"    {name}_temp_path {prefix / name};"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

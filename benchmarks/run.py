@@ -62,6 +62,9 @@ COUNTED_VARIANTS = [
     "envmaintenance off, file switch",
     "envmaintenance off, Redis switch",
     "envmaintenance 503, switch",
+    "envmaintenance read-only, write",
+    "envmaintenance read-only, read",
+    "envmaintenance off, status path",
     "django-maintenance-mode 503",
 ]
 COUNTED_REQUESTS = 500
@@ -300,6 +303,14 @@ TARGETS = [
     ("off, Redis switch ÷ bare", "envmaintenance off, Redis switch", "bare", 1.01),
     ("503 ÷ floor", "envmaintenance 503", "floor", 1.25),
     ("503, switch ÷ floor", "envmaintenance 503, switch", "floor", 1.25),
+    (
+        "read-only, blocked write ÷ floor",
+        "envmaintenance read-only, write",
+        "floor",
+        1.25,
+    ),
+    ("read-only, read ÷ bare", "envmaintenance read-only, read", "bare", 1.03),
+    ("off, status path ÷ bare", "envmaintenance off, status path", "bare", 1.01),
     ("allowed ÷ bare", "envmaintenance allowed", "bare", 1.03),
     (
         "allowed, 20,000 CIDRs ÷ allowed, 1 CIDR",

@@ -156,6 +156,26 @@ VARIANTS: dict[str, Variant] = {
         },
         switch_document="MAINTENANCE_MODE=1\nSET_BY=bench\n",
     ),
+    "envmaintenance read-only, write": Variant(
+        WITH_OURS,
+        503,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_READ_ONLY": "1", "MAINTENANCE_ALLOWED_IPS": "192.0.2.0/24"},
+        request={"REQUEST_METHOD": "POST"},
+    ),
+    "envmaintenance read-only, read": Variant(
+        WITH_OURS,
+        200,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_READ_ONLY": "1", "MAINTENANCE_ALLOWED_IPS": "192.0.2.0/24"},
+    ),
+    # Off, but the middleware stays to answer the status path: a path comparison.
+    "envmaintenance off, status path": Variant(
+        WITH_OURS,
+        200,
+        ["envmaintenance"],
+        {"MAINTENANCE_STATUS_PATH": "/maintenance.json"},
+    ),
     "envmaintenance 503, logging": Variant(
         WITH_OURS,
         503,

@@ -140,8 +140,11 @@ def test_killing_redis_under_load_keeps_the_state(
 ) -> None:
     url = redis_server.url
     server = start_app("gunicorn", workers=4, switch_url=url, switch_interval="1")
-    maintenance("on", switch_url=url)
-    converge(server, 503)
+    wait_for_workers(server, 4)
+    maintenance("on", "--reason", "before the outage", switch_url=url)
+    # Every worker has read "on": a worker that had not would rightly keep the
+    # environment's state (off) through the outage.
+    converge(server, 503, logged=("(reason: before the outage)", 4))
     traffic = load(server)
     time.sleep(0.5)
     redis_server.kill()

@@ -208,3 +208,11 @@ def test_the_503_names_its_problem_type(
         problem["type"] == PROBLEM_TYPE == "tag:envmaintenance,2026:planned-maintenance"
     )
     assert problem["read_only"] is False
+
+
+@pytest.mark.parametrize(("path", "status"), [("/checkout/pay", 503), ("/async", 200)])
+async def test_partial_maintenance_under_asgi(
+    maintenance_env: SetEnv, async_client: AsyncClient, path: str, status: int
+) -> None:
+    maintenance_env(mode="1", paths="/checkout")
+    assert (await async_client.get(path)).status_code == status

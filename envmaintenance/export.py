@@ -85,8 +85,9 @@ def _prefix_map(name: str, prefixes: tuple[str, ...], no_prefixes: str) -> str:
     """A map of $request_uri: 1 under a prefix at a segment boundary."""
     if not prefixes:
         return f"map $request_uri ${name} {{\n    default {no_prefixes};\n}}\n"
+    # Quoted: a prefix may hold ";", which would end an unquoted nginx key.
     lines = "".join(
-        f"    ~^{re.escape(prefix.rstrip('/'))}(?:[/?]|$) 1;\n" for prefix in prefixes
+        f'    "~^{re.escape(prefix.rstrip("/"))}(?:[/?]|$)" 1;\n' for prefix in prefixes
     )
     return f"map $request_uri ${name} {{\n    default 0;\n{lines}}}\n"
 
@@ -108,7 +109,7 @@ def nginx_server(config: MaintenanceConfig, retry_after: int, root: Path) -> str
         "if ($maintenance_blocked) {\n    return 503;\n}\n"
         "error_page 503 @maintenance;\n"
         "location @maintenance {\n"
-        f"    root {root};\n"
+        f'    root "{root}";\n'
         "    types {\n        text/html html;\n        application/problem+json json;\n"
         "        text/plain txt;\n    }\n"
         "    charset utf-8;\n"

@@ -152,10 +152,14 @@ class FileStore:
     def write(self, text: str) -> None:
         """A temporary file in the same directory, then a rename: readers see the
         old document or the new one, never half of one."""
+        problem = f"cannot write {self.path}"
         try:
             handle, temporary = tempfile.mkstemp(
                 dir=self.path.parent, prefix=f".{self.path.name}."
             )
+        except OSError as exc:
+            raise StoreError(f"{problem}: {exc.strerror or exc}") from None
+        try:
             with os.fdopen(handle, "w", encoding="utf-8") as target:
                 target.write(text)
                 target.flush()
@@ -163,9 +167,8 @@ class FileStore:
             os.chmod(temporary, 0o644)
             os.replace(temporary, self.path)
         except OSError as exc:
-            raise StoreError(
-                f"cannot write {self.path}: {exc.strerror or exc}"
-            ) from None
+            Path(temporary).unlink(missing_ok=True)  # nothing half-done stays behind
+            raise StoreError(f"{problem}: {exc.strerror or exc}") from None
 
 
 class RedisStore:

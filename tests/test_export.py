@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from envmaintenance.conf import load_config
 from envmaintenance.export import (
@@ -32,7 +37,7 @@ def test_read_only_and_scope_become_maps() -> None:
     assert (
         "map $request_method $maintenance_write {\n    default 1;\n    GET 0;" in http
     )
-    assert "    ~^/checkout(?:[/?]|$) 1;\n    ~^/api/orders(?:[/?]|$) 1;\n" in http
+    assert '    "~^/checkout(?:[/?]|$)" 1;\n    "~^/api/orders(?:[/?]|$)" 1;\n' in http
     assert "map $request_uri $maintenance_exempt {\n    default 0;\n}" in http
 
 
@@ -41,7 +46,7 @@ def test_trusted_proxies_become_real_ip_lines() -> None:
     server = nginx_server(config, 600, Path("/srv/maintenance"))
     assert "set_real_ip_from unix:;\nset_real_ip_from 10.0.0.0/8;\n" in server
     assert "real_ip_recursive on;" in server
-    assert "root /srv/maintenance;" in server
+    assert 'root "/srv/maintenance";' in server
     assert "add_header Retry-After 600 always;" in server
     assert "real_ip" not in nginx_server(load_config({}), 600, Path("/x"))
 
@@ -59,3 +64,19 @@ def test_export_writes_every_file(tmp_path: Path) -> None:
         ]
     )
     assert (tmp_path / "maintenance.html").read_text() == "<html>page</html>"
+
+
+def test_a_prefix_with_a_semicolon_stays_one_nginx_key() -> None:
+    config = load_config({"MAINTENANCE_EXEMPT_PATHS": "/a;b"})
+    assert '    "~^/a;b(?:[/?]|$)" 1;\n' in nginx_http(config)
+
+
+def test_export_needs_an_absolute_nginx_root(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="must be an absolute path"):
+        call_command("maintenance", "export", str(tmp_path), "--nginx-root", "relative")
+    out = StringIO()
+    call_command("maintenance", "export", str(tmp_path / "edge"), stdout=out)
+    assert f'root "{(tmp_path / "edge").resolve()}";' in (
+        (tmp_path / "edge" / "nginx-server.conf").read_text()
+    )
+    assert "nginx-http.conf in nginx's http block" in out.getvalue()

@@ -162,3 +162,11 @@ def test_what_is_no_document_is_a_store_error(
     (tmp_path / "switch").write_bytes(content)
     with pytest.raises(StoreError, match=problem):
         file_store(tmp_path / "switch").read()
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    (tmp_path / "switch").mkdir()
+    (tmp_path / "switch" / "occupied").write_text("x")  # rename cannot replace it
+    with pytest.raises(StoreError, match="cannot write"):
+        file_store(tmp_path / "switch").write("MAINTENANCE_MODE=1\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["switch"]

@@ -286,9 +286,11 @@ class Command(BaseCommand):
             if plan.is_active(now)
             else served.retry_after_seconds
         )
+        root = Path(nginx_root) if nginx_root else directory.resolve()
+        if not root.is_absolute():
+            raise CommandError(f"--nginx-root {nginx_root!r} must be an absolute path")
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            root = Path(nginx_root) if nginx_root else directory.resolve()
             written = export_files(
                 served, render_page(served), retry_after, directory, root
             )

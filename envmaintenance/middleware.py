@@ -139,17 +139,9 @@ class MaintenanceMiddleware:
         return verdict  # type: ignore[return-value]
 
     def follow_switch(self) -> Plan:
-        """The plan for the switch's state, read if the interval is over (inline:
-        this runs on every request when a switch is configured)."""
-        switch = self.switch
-        assert switch is not None
-        now = schedule.clock()
-        if now >= switch.next_read:
-            switch.refresh(now)
-        plan = self.plan
-        if plan.effective is not switch.effective:
-            plan = self.plan = Plan.of(switch.effective)
-        return plan
+        """The plan for the switch's state, read first if the interval is over."""
+        assert self.switch is not None
+        return self.follow(self.switch.current(schedule.clock()))
 
     def follow(self, effective: Effective) -> Plan:
         """The plan for a state of the switch; the page is rendered once per change."""
@@ -245,7 +237,7 @@ def log_start_up(effective: Effective, now: float, switch: Switch | None) -> Non
         len(config.allowed_networks),
         len(config.trusted_proxies.entries()),
         len(config.exempt_paths.prefixes),
-        effective.schedule.retry_after_seconds(now),
+        effective.schedule.retry_after_if_blocked(now),
         _window_text(config),
         following,
     )

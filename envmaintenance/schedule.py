@@ -70,6 +70,12 @@ class Schedule:
             return min(math.ceil(self._ends - now), MAX_RETRY_AFTER_SECONDS)
         return self._retry_after_seconds
 
+    def retry_after_if_blocked(self, now: float) -> int:
+        """What a blocked request gets now; the configured delay while inactive."""
+        if self.is_active(now):
+            return self.retry_after_seconds(now)
+        return self._retry_after_seconds
+
     def state(self, now: float) -> MaintenanceState:
         return MaintenanceState(
             active=self.is_active(now),

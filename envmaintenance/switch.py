@@ -27,22 +27,17 @@ from envmaintenance.conf import (
     VARIABLES,
     MaintenanceConfig,
     get_config,
-    parse_bool,
-    parse_message,
-    parse_moment,
 )
 from envmaintenance.schedule import MaintenanceState
 from envmaintenance.stores import Store, StoreError, open_store
 
 logger = logging.getLogger("envmaintenance")
 
-# What the switch may set: the same names and parsers as the environment.
+# What the switch may set: the mode, the window, the message and read-only, by
+# the environment's own names and parsers (conf.VARIABLES: one source of truth).
 SWITCHED: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "MAINTENANCE_MODE": ("enabled", parse_bool),
-    "MAINTENANCE_STARTS_AT": ("starts_at", parse_moment),
-    "MAINTENANCE_ENDS_AT": ("ends_at", parse_moment),
-    "MAINTENANCE_MESSAGE": ("message", parse_message),
-    "MAINTENANCE_READ_ONLY": ("read_only", parse_bool),
+    VARIABLES[name][0]: (name, VARIABLES[name][1])
+    for name in ("enabled", "starts_at", "ends_at", "message", "read_only")
 }
 NOTES = ("SET_BY", "SET_AT", "REASON")  # who, when and why: shown, never obeyed
 _NEVER_SWITCHED = {v for v, _ in VARIABLES.values()} - set(SWITCHED)
@@ -117,10 +112,10 @@ def write_document(settings: Mapping[str, str], notes: Mapping[str, str]) -> str
     return "\n".join(lines) + "\n"
 
 
-def replace_document(store: Store, text: str) -> None:
+def replace_document(store: Store, text: str) -> SwitchDocument:
     """Write a document and read it back: StoreError unless the store now holds
     exactly this text (a command must never claim a change that did not happen)."""
-    parse_document(text)  # never write what no process could read
+    document = parse_document(text)  # never write what no process could read
     store.write(text)
     found = store.read()
     if found != text:
@@ -128,6 +123,7 @@ def replace_document(store: Store, text: str) -> None:
             f"{store.location.display} holds something else after the write "
             f"(another writer?): {found!r}"
         )
+    return document
 
 
 def apply_document(

@@ -23,7 +23,6 @@ from envmaintenance.switch import (
     Switch,
     SwitchDocument,
     apply_document,
-    parse_document,
     replace_document,
     write_document,
 )
@@ -63,10 +62,7 @@ def summarise(
         "active": active,
         "starts_at": _moment(config.starts_at),
         "ends_at": _moment(config.ends_at),
-        # What a blocked request gets now; the configured delay when none is.
-        "retry_after": (
-            plan.retry_after_seconds(now) if active else config.retry_after_seconds
-        ),
+        "retry_after": plan.retry_after_if_blocked(now),
         "allowed_networks": list(config.allowed_networks.cidrs),
         "trusted_proxies": config.trusted_proxies.entries(),
         "exempt_paths": list(config.exempt_paths.prefixes),
@@ -232,13 +228,7 @@ class Command(BaseCommand):
         if options.get("action"):
             self.set_switch(config, options["action"], options)
             return
-        switch = Switch(
-            config,
-            None
-            if config.switch is None
-            else open_store(config.switch, config.switch_key),
-            config.switch_interval_seconds,
-        )
+        switch = switch_for(config)
         now = schedule.clock()
         effective = switch.effective
         if options["ip"] is not None:
@@ -268,8 +258,8 @@ class Command(BaseCommand):
             values.update(self.on_values(options, now))
         text = write_document(values, _signature(options, now))
         try:
-            document = parse_document(text)
-            replace_document(open_store(config.switch, config.switch_key), text)
+            store = open_store(config.switch, config.switch_key)
+            document = replace_document(store, text)
         except (StoreError, InvalidDocument) as exc:
             raise CommandError(f"the switch was not changed: {exc}") from None
         self.stdout.write(self.outcome(config, document, now))
@@ -280,12 +270,8 @@ class Command(BaseCommand):
         """The state in force (environment and switch), as the proxy will serve it."""
         effective = switch_for(config).effective
         now = schedule.clock()
-        plan, served = effective.schedule, effective.config
-        retry_after = (
-            plan.retry_after_seconds(now)
-            if plan.is_active(now)
-            else served.retry_after_seconds
-        )
+        served = effective.config
+        retry_after = effective.schedule.retry_after_if_blocked(now)
         root = Path(nginx_root) if nginx_root else directory.resolve()
         if not root.is_absolute():
             raise CommandError(f"--nginx-root {nginx_root!r} must be an absolute path")

@@ -43,11 +43,13 @@ def test_summary_of_a_full_configuration(
     lines = run().splitlines()
     assert lines == [
         "Maintenance:      upcoming (decided by the environment)",
+        "Applies to:       the whole site",
         "Window:           2026-12-01T22:00:00+00:00 → 2026-12-01T23:00:00+00:00",
         "Retry-After:      3600 s",
         "Allowed networks: 10.0.0.0/24, 2001:db8::/32",
         "Trusted proxies:  172.18.0.0/16",
         "Exempt paths:     /healthz, /static",
+        "Status path:      none",
         "Bypass token:     set (cookies last 43200 s)",
         "Message:          Upgrading",
         "Switch:           not configured (MAINTENANCE_SWITCH_URL)",
@@ -94,6 +96,9 @@ def test_json_summary(maintenance_env: SetEnv) -> None:
         "allowed_networks": ["10.0.0.1/32"],
         "trusted_proxies": [],
         "exempt_paths": [],
+        "read_only": False,
+        "maintenance_paths": [],
+        "status_path": None,
         "bypass_token_set": True,
         "bypass_max_age": 43200,
         "message": "We are carrying out planned maintenance and will be back shortly.",
@@ -183,3 +188,22 @@ def test_exit_statuses_from_a_shell() -> None:
     assert broken.returncode == 1
     assert "MAINTENANCE_RETRY_AFTER: '10m'" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def test_status_says_read_only_where_and_the_status_path(
+    maintenance_env: SetEnv,
+) -> None:
+    maintenance_env(
+        mode="1", read_only="1", paths="/checkout", status_path="/maintenance.json"
+    )
+    lines = run().splitlines()
+    assert lines[0] == (
+        "Maintenance:      on, read-only: only writes are stopped "
+        "(decided by the environment)"
+    )
+    assert "Applies to:       /checkout" in lines
+    assert "Status path:      /maintenance.json" in lines
+    summary = json.loads(run("--json"))
+    assert summary["read_only"] is True
+    assert summary["maintenance_paths"] == ["/checkout"]
+    assert summary["status_path"] == "/maintenance.json"

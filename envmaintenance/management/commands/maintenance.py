@@ -66,6 +66,9 @@ def summarise(
         "allowed_networks": list(config.allowed_networks.cidrs),
         "trusted_proxies": config.trusted_proxies.entries(),
         "exempt_paths": list(config.exempt_paths.prefixes),
+        "read_only": config.read_only,
+        "maintenance_paths": list(config.paths.prefixes),
+        "status_path": config.status_path,
         "bypass_token_set": config.bypass_token is not None,
         "bypass_max_age": config.bypass_max_age_seconds,
         "message": config.message,
@@ -95,18 +98,22 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The same summary as label/value lines for a person."""
     starts_at, ends_at = summary["starts_at"], summary["ends_at"]
     window = f"{starts_at or 'now'} → {ends_at or 'no end set'}"
+    read_only = ", read-only: only writes are stopped" if summary["read_only"] else ""
+    source = summary["source"]
     bypass = (
         f"set (cookies last {summary['bypass_max_age']} s)"
         if summary["bypass_token_set"]
         else "not set"
     )
     return [
-        ("Maintenance", f"{summary['state']} (decided by the {summary['source']})"),
+        ("Maintenance", f"{summary['state']}{read_only} (decided by the {source})"),
+        ("Applies to", ", ".join(summary["maintenance_paths"]) or "the whole site"),
         ("Window", window if starts_at or ends_at else "none"),
         ("Retry-After", f"{summary['retry_after']} s"),
         ("Allowed networks", ", ".join(summary["allowed_networks"]) or "none"),
         ("Trusted proxies", ", ".join(summary["trusted_proxies"]) or "none"),
         ("Exempt paths", ", ".join(summary["exempt_paths"]) or "none"),
+        ("Status path", summary["status_path"] or "none"),
         ("Bypass token", bypass),
         ("Message", summary["message"]),
         *switch_rows(summary),

@@ -11,7 +11,7 @@ PORT := 8000
 # python:Django pairs beside the main run (Django 5.2 on the default python3).
 MATRIX ?= python3.10:5.2 python3.12:6.0 python3.12:6.1 python3.13:6.1
 
-.PHONY: help venv lint types unit matrix test demo screenshots bench clean
+.PHONY: help venv lint types unit matrix test demo messages screenshots bench clean
 
 help:
 	@echo "make demo   serve the sample project on http://$(HOST):$(PORT) (HOST=, PORT= to change)"
@@ -63,6 +63,12 @@ bench: $(BENCH_VENV)/.installed
 	@if [ "$${BENCH_INSTRUCTIONS:-}" = 1 ] && ! command -v valgrind >/dev/null; then \
 		apt-get update -qq && apt-get install -y -qq valgrind; fi
 	$(BENCH_VENV)/bin/python -m benchmarks.run
+
+# The translation catalogs: new strings from the sources, then the .mo files the
+# wheel carries (gettext's xgettext and msgfmt do the work).
+messages: venv
+	cd envmaintenance && ../$(BIN)/django-admin makemessages --all --add-location=file --no-obsolete
+	cd envmaintenance && ../$(BIN)/django-admin compilemessages
 
 # The README's pictures of the page, taken by the browser test.
 screenshots: venv

@@ -18,6 +18,7 @@ from envmaintenance.conf import (
     get_config,
     unknown_variables,
 )
+from envmaintenance.languages import served_languages
 from envmaintenance.responses import render_page
 
 MIDDLEWARE_PATH = "envmaintenance.middleware.MaintenanceMiddleware"
@@ -42,6 +43,8 @@ ERROR_IDS = {
     "MAINTENANCE_STATUS_PATH": "envmaintenance.E017",
 }
 TEMPLATE_ERROR_ID = "envmaintenance.E011"
+# MAINTENANCE_MESSAGE_<LANG>: a variant in a language the site does not serve.
+MESSAGE_VARIANT_ERROR_ID = "envmaintenance.E018"
 
 W001 = Warning(
     "MAINTENANCE_ALLOWED_IPS lets every address in, so maintenance blocks nobody.",
@@ -124,7 +127,7 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
         *([W007] if "/" in config.exempt_paths.prefixes else []),
         *_window_warnings(config),
         *_unknown_variable_warnings(),
-        *_template_errors(config),
+        *_page_errors(config),
     ]
 
 
@@ -147,9 +150,18 @@ def _unknown_variable_warnings() -> list[CheckMessage]:
     ]
 
 
-def _template_errors(config: MaintenanceConfig) -> list[CheckMessage]:
+def _page_errors(config: MaintenanceConfig) -> list[CheckMessage]:
+    """The page renders in every language served, each message variant is in one."""
     try:
-        render_page(config)
+        languages = served_languages(config)
+    except ConfigError as exc:
+        return [
+            Error(f"{name}: {text}", id=MESSAGE_VARIANT_ERROR_ID)
+            for name, text in exc.problems
+        ]
+    try:
+        for language in languages.codes:
+            render_page(config, language)
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id=TEMPLATE_ERROR_ID)]
     return []

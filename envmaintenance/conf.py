@@ -15,6 +15,7 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_noop
 
 from envmaintenance.client import TrustedProxies
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
@@ -24,7 +25,10 @@ from envmaintenance.stores import SwitchLocation, parse_switch_url
 logger = logging.getLogger("envmaintenance")
 
 PREFIX = "MAINTENANCE_"
-DEFAULT_MESSAGE = "We are carrying out planned maintenance and will be back shortly."
+# Shown in the visitor's language when MAINTENANCE_MESSAGE is not set.
+DEFAULT_MESSAGE = gettext_noop(
+    "We are carrying out planned maintenance and will be back shortly."
+)
 DEFAULT_RETRY_AFTER_SECONDS = 3600
 # A week: search engines start dropping pages that answer 503 for longer.
 MAX_RETRY_AFTER_SECONDS = 604_800
@@ -38,6 +42,12 @@ DEFAULT_SWITCH_INTERVAL_SECONDS = 2
 MAX_SWITCH_INTERVAL_SECONDS = 60
 DEFAULT_SWITCH_KEY = "envmaintenance:switch"
 MAX_SWITCH_KEY_LENGTH = 256
+
+# MAINTENANCE_MESSAGE_DE, MAINTENANCE_MESSAGE_PT_BR: the message in one language,
+# named after its code (upper-cased, "-" as "_").
+MESSAGE_VARIANT = re.compile(
+    r"MAINTENANCE_MESSAGE_([A-Za-z]{2,3}(?:_[A-Za-z0-9]{1,8})*)"
+)
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -69,6 +79,8 @@ class MaintenanceConfig:
     # When set, maintenance applies only under these prefixes.
     paths: PathPrefixes = field(default_factory=PathPrefixes)
     status_path: str | None = None
+    # (language code, message) from MAINTENANCE_MESSAGE_<LANG>, sorted by code.
+    messages: tuple[tuple[str, str], ...] = ()
 
 
 class ConfigError(ImproperlyConfigured):
@@ -191,8 +203,19 @@ def parse_status_path(raw: str) -> str | None:
     return parse_path_prefix(entries[0]) if entries else None
 
 
+def parse_text(raw: str) -> str:
+    """Text for the page and the bodies, which are sent as UTF-8."""
+    try:
+        raw.encode()
+    except UnicodeEncodeError:  # os.environ keeps undecodable bytes as surrogates
+        raise ValueError(
+            f"{raw!r} holds bytes that are not UTF-8; write the text in UTF-8"
+        ) from None
+    return raw.strip()
+
+
 def parse_message(raw: str) -> str:
-    return raw.strip() or DEFAULT_MESSAGE
+    return parse_text(raw) or DEFAULT_MESSAGE
 
 
 def _split(raw: str) -> list[str]:
@@ -228,17 +251,15 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for name, (variable, parse) in VARIABLES.items():
-        if variable not in environ_map:
-            continue
-        raw = environ_map[variable]
-        try:
-            values[name] = parse(env.str(variable))
-        except ValueError as exc:
-            problems.append((variable, str(exc)))
-        except ImproperlyConfigured:
-            problems.append((variable, _unset_reference(raw)))
-        except RecursionError:
-            problems.append((variable, f"{raw!r} refers to itself"))
+        if variable in environ_map:
+            _read(env, variable, parse, values, name, problems)
+    messages: dict[str, Any] = {}
+    for variable in sorted(environ_map):
+        match = MESSAGE_VARIANT.fullmatch(variable)
+        if match:
+            language = match[1].lower().replace("_", "-")
+            _read(env, variable, parse_text, messages, language, problems)
+    values["messages"] = tuple((code, text) for code, text in messages.items() if text)
     starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
     if starts_at and ends_at and ends_at <= starts_at:
         problems.append(
@@ -251,6 +272,26 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
     if problems:
         raise ConfigError(problems)
     return MaintenanceConfig(**values)
+
+
+def _read(
+    env: environ.Env,
+    variable: str,
+    parse: Callable[[str], Any],
+    values: dict[str, Any],
+    name: str,
+    problems: list[tuple[str, str]],
+) -> None:
+    """values[name] = the parsed variable, or one problem that names it."""
+    raw = env.ENVIRON[variable]
+    try:
+        values[name] = parse(env.str(variable))
+    except ValueError as exc:
+        problems.append((variable, str(exc)))
+    except ImproperlyConfigured:
+        problems.append((variable, _unset_reference(raw)))
+    except RecursionError:
+        problems.append((variable, f"{raw!r} refers to itself"))
 
 
 def _unset_reference(raw: str) -> str:
@@ -273,7 +314,11 @@ def unknown_variables(environ_map: Mapping[str, str]) -> list[tuple[str, str | N
             head != PREFIX[:-1]
             and difflib.SequenceMatcher(None, head, PREFIX[:-1]).ratio() >= 0.8
         )
-        if looks_like_ours and name not in known.values():
+        if (
+            looks_like_ours
+            and name not in known.values()
+            and not MESSAGE_VARIANT.fullmatch(name)
+        ):
             closest = difflib.get_close_matches(rest, known, n=1, cutoff=0.75)
             found.append((name, known[closest[0]] if closest else None))
     return found

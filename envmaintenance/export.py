@@ -3,17 +3,27 @@ so the proxy in front can answer for the app when the app cannot start."""
 
 from __future__ import annotations
 
+import functools
 import re
 from html import escape
 from pathlib import Path
 
+from django.utils import translation
+from django.utils.translation import gettext
+
 from envmaintenance.conf import MaintenanceConfig
-from envmaintenance.responses import HTML, PROBLEM_JSON, TEXT, UnavailableResponses
+from envmaintenance.responses import (
+    HTML,
+    PROBLEM_JSON,
+    TEXT,
+    message_for,
+    render_bodies,
+)
 
 # AWS load balancers' fixed responses hold at most 1024 bytes.
 FIXED_RESPONSE_BYTES = 1024
 _SMALL_PAGE = (
-    '<!doctype html><html lang="en"><meta charset="utf-8">'
+    '<!doctype html><html lang="{language}" dir="{direction}"><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width,initial-scale=1">'
     '<title>{title}</title><body style="font:16px/1.5 system-ui,sans-serif;'
     'max-width:36rem;margin:15vh auto;padding:0 1rem"><h1>{title}</h1>'
@@ -21,39 +31,52 @@ _SMALL_PAGE = (
 )
 
 
-def small_page(config: MaintenanceConfig) -> bytes:
+def small_page(config: MaintenanceConfig, language: str) -> bytes:
     """The page in at most FIXED_RESPONSE_BYTES, the message shortened if need be."""
-    title = "Read-only for maintenance" if config.read_only else "Down for maintenance"
-    room = FIXED_RESPONSE_BYTES - len(_SMALL_PAGE.format(title=title, message=""))
-    message = escape(config.message)
+    with translation.override(language):
+        title = (
+            gettext("Read-only for maintenance")
+            if config.read_only
+            else gettext("Down for maintenance")
+        )
+        message = escape(message_for(config, language))
+        page = functools.partial(
+            _SMALL_PAGE.format,
+            language=language,
+            direction="rtl" if translation.get_language_bidi() else "ltr",
+            title=escape(title),
+        )
+    room = FIXED_RESPONSE_BYTES - len(page(message="").encode())
     if len(message.encode()) > room:
         kept = message.encode()[: room - len("…".encode())].decode("utf-8", "ignore")
         if kept.rfind("&") > kept.rfind(";"):  # never half an entity
             kept = kept[: kept.rfind("&")]
         message = kept.rstrip() + "…"
-    return _SMALL_PAGE.format(title=title, message=message).encode()
+    return page(message=message).encode()
 
 
 def export_files(
     config: MaintenanceConfig,
-    html: str,
+    language: str,
     retry_after: int,
     directory: Path,
     served_from: Path,
 ) -> list[Path]:
     """Write the bodies and the two nginx snippets; return the paths written.
 
+    The proxy serves one language (LANGUAGE_CODE): it does not negotiate.
     ``served_from`` is where nginx will find the files (the same directory, or
     where they are copied into the proxy's image or volume).
     """
-    bodies = UnavailableResponses(config, html).bodies()
+    bodies = render_bodies(config, language)
+    server = nginx_server(config, retry_after, served_from, language)
     files = {
         "maintenance.html": bodies[HTML],
         "maintenance.json": bodies[PROBLEM_JSON],
         "maintenance.txt": bodies[TEXT],
-        "maintenance-fixed-response.html": small_page(config),
+        "maintenance-fixed-response.html": small_page(config, language),
         "nginx-http.conf": nginx_http(config).encode(),
-        "nginx-server.conf": nginx_server(config, retry_after, served_from).encode(),
+        "nginx-server.conf": server.encode(),
     }
     for name, content in files.items():
         (directory / name).write_bytes(content)
@@ -92,7 +115,9 @@ def _prefix_map(name: str, prefixes: tuple[str, ...], no_prefixes: str) -> str:
     return f"map $request_uri ${name} {{\n    default 0;\n{lines}}}\n"
 
 
-def nginx_server(config: MaintenanceConfig, retry_after: int, root: Path) -> str:
+def nginx_server(
+    config: MaintenanceConfig, retry_after: int, root: Path, language: str
+) -> str:
     """For the server block: the real client behind trusted proxies, and the 503
     with Retry-After and the page for everyone the allowlist does not let in."""
     proxies = config.trusted_proxies
@@ -117,6 +142,7 @@ def nginx_server(config: MaintenanceConfig, retry_after: int, root: Path) -> str
         f"    add_header Retry-After {retry_after} always;\n"
         '    add_header Cache-Control "no-store" always;\n'
         "    add_header Vary Accept always;\n"
+        f"    add_header Content-Language {language} always;\n"
         "    try_files $maintenance_body =503;\n"
         "}\n"
     )

@@ -16,8 +16,9 @@ from envmaintenance import schedule
 from envmaintenance.bypass import Bypass
 from envmaintenance.client import ProxiedClient, remote_addr_key
 from envmaintenance.conf import MaintenanceConfig, get_config
+from envmaintenance.languages import Languages, served_languages
 from envmaintenance.network import format_key
-from envmaintenance.responses import UnavailableResponses, render_page, status_response
+from envmaintenance.responses import UnavailableResponses, status_response
 from envmaintenance.switch import Effective, Switch, get_switch
 
 if TYPE_CHECKING:
@@ -55,13 +56,13 @@ class Plan:
     read_only: bool
 
     @classmethod
-    def of(cls, effective: Effective) -> Plan:
+    def of(cls, effective: Effective, languages: Languages) -> Plan:
         plan, config = effective.schedule, effective.config
         return cls(
             effective,
             None if plan.forced else plan,
             plan.retry_after_seconds if plan.has_end else None,
-            UnavailableResponses(config, render_page(config)),
+            UnavailableResponses(config, languages),
             config.read_only,
         )
 
@@ -74,6 +75,8 @@ class MaintenanceMiddleware:
 
     def __init__(self, get_response: GetResponse | AsyncGetResponse) -> None:
         config = get_config()
+        # Settings and environment agree, or start-up stops here, on or off.
+        self.languages = served_languages(config)
         now = schedule.clock()
         # Without a switch, the environment is all there is: a process that can
         # never see maintenance drops the middleware. With one, it may come.
@@ -93,7 +96,7 @@ class MaintenanceMiddleware:
             markcoroutinefunction(self)
         # What a request needs, decided here: each step is a bound callable, or
         # None when it does not apply (benchmarks/ measures why it matters).
-        self.plan = Plan.of(effective)
+        self.plan = Plan.of(effective, self.languages)
         self.status_path = config.status_path
         self.in_scope = config.paths.covers if config.paths else None
         self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
@@ -147,7 +150,7 @@ class MaintenanceMiddleware:
         """The plan for a state of the switch; the page is rendered once per change."""
         plan = self.plan
         if plan.effective is not effective:
-            plan = self.plan = Plan.of(effective)
+            plan = self.plan = Plan.of(effective, self.languages)
         return plan
 
     def judge(self, request: HttpRequest, plan: Plan) -> Pass | HttpResponseBase:

@@ -1,4 +1,5 @@
-"""The 503: HTML, problem+json and plain-text bodies and their headers, built once."""
+"""The 503: HTML, problem+json and plain-text bodies in every language served,
+and their headers, built once."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, ngettext
 
-from envmaintenance.conf import MaintenanceConfig
+from envmaintenance.conf import DEFAULT_MESSAGE, MaintenanceConfig
+from envmaintenance.languages import HEADER_LENGTH, Languages, first_entries, message_in
 
 if TYPE_CHECKING:
     from envmaintenance.switch import Effective
@@ -24,28 +28,24 @@ TEXT = "text/plain"
 # RFC 9457 §3.1.1: a stable URI names the problem type, so monitors and clients
 # can tell planned maintenance from an outage without parsing prose.
 PROBLEM_TYPE = "tag:envmaintenance,2026:planned-maintenance"
-READ_ONLY_NOTICE = (
+READ_ONLY_NOTICE = gettext_noop(
     "The site is read-only for now: you can look around, but changes are paused "
     "during maintenance."
 )
 _OFFERED = (HTML, PROBLEM_JSON, "application/json", TEXT)
 _TEMPLATE_DIR = Path(__file__).parent / "templates"
-# Browsers and HTTP libraries send a few short Accept values (under 150
-# characters), each negotiated once. Longer ones come from broken or hostile
-# clients: negotiating 10 kB costs 5 ms, so they are judged by the media ranges
-# in their first 256 characters. The cache is bounded in bytes, not only in
-# entries: at most 256 values of at most 256 characters.
-_ACCEPT_LENGTH = 256
+_LIBRARIES = {"i18n": "django.templatetags.i18n"}
 
 
 def preferred_media_type(accept: str) -> str:
-    """Pick the body for an Accept header with Django's own negotiation."""
-    return _negotiate(accept if len(accept) <= _ACCEPT_LENGTH else _shorten(accept))
+    """Pick the body for an Accept header with Django's own negotiation.
 
-
-def _shorten(accept: str) -> str:
-    cut = accept.rfind(",", 0, _ACCEPT_LENGTH)
-    return accept[:cut] if cut > 0 else "*/*"
+    Long values are judged by their first media ranges (negotiating 10 kB costs
+    5 ms), so the cache holds at most 256 values of at most 256 characters.
+    """
+    if len(accept) > HEADER_LENGTH:
+        accept = first_entries(accept) or "*/*"
+    return _negotiate(accept)
 
 
 @functools.lru_cache(maxsize=256)
@@ -59,90 +59,132 @@ def _negotiate(accept: str) -> str:
 
 
 def humanise_seconds(seconds: int) -> str:
-    """'2 hours' style wording for the page; precision is not the point."""
-    for unit_seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= unit_seconds:
-            count = round(seconds / unit_seconds)
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} second{'' if seconds == 1 else 's'}"
-
-
-def render_page(config: MaintenanceConfig) -> str:
-    """Render the HTML page once; a site's own template takes precedence."""
-    context = {
-        "message": config.message,
-        "retry_after": config.retry_after_seconds,
-        "retry_after_text": humanise_seconds(config.retry_after_seconds),
-        "ends_at": config.ends_at,
-        "read_only": config.read_only,
-        "read_only_notice": READ_ONLY_NOTICE,
+    """'2 hours' style wording in the active language; precision is not the point."""
+    if seconds >= 86400:
+        days = round(seconds / 86400)
+        return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
+    if seconds >= 3600:
+        hours = round(seconds / 3600)
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    if seconds >= 60:
+        minutes = round(seconds / 60)
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {
+            "count": minutes
+        }
+    return ngettext("%(count)d second", "%(count)d seconds", seconds) % {
+        "count": seconds
     }
-    try:
+
+
+def message_for(config: MaintenanceConfig, language: str) -> str:
+    """The message in a language: its own variant, the default translated, or
+    MAINTENANCE_MESSAGE as written. Call with the language active."""
+    variant = message_in(config, language)
+    if variant is not None:
+        return variant
+    return (
+        gettext(DEFAULT_MESSAGE)
+        if config.message == DEFAULT_MESSAGE
+        else config.message
+    )
+
+
+def render_page(config: MaintenanceConfig, language: str) -> str:
+    """Render the HTML page in a language; a site's own template takes precedence."""
+    with translation.override(language):
+        context = {
+            "message": message_for(config, language),
+            "retry_after": config.retry_after_seconds,
+            "retry_after_text": humanise_seconds(config.retry_after_seconds),
+            "ends_at": config.ends_at,
+            "read_only": config.read_only,
+            "read_only_notice": gettext(READ_ONLY_NOTICE),
+        }
         try:
-            template = get_template(TEMPLATE_NAME)
-        except TemplateDoesNotExist:
-            # The project's TEMPLATES cannot see app templates: use ours directly.
-            own = Engine(dirs=[str(_TEMPLATE_DIR)]).get_template(TEMPLATE_NAME)
-            return own.render(Context(context))
-        return template.render(context)
-    except Exception as exc:  # a broken site template is a start-up error, not a 500
-        raise ImproperlyConfigured(
-            f"The template {TEMPLATE_NAME} failed to render: {exc!r}"
-        ) from exc
+            try:
+                template = get_template(TEMPLATE_NAME)
+            except TemplateDoesNotExist:
+                # The project's TEMPLATES cannot see app templates: use ours.
+                own = Engine(dirs=[str(_TEMPLATE_DIR)], libraries=_LIBRARIES)
+                return own.get_template(TEMPLATE_NAME).render(Context(context))
+            return template.render(context)
+        except Exception as exc:  # a broken site template is a start-up error
+            raise ImproperlyConfigured(
+                f"The template {TEMPLATE_NAME} failed to render in {language!r}: "
+                f"{exc!r}"
+            ) from exc
 
 
-class UnavailableResponses:
-    """The three bodies, encoded once; a request picks one and its headers."""
-
-    __slots__ = ("_variants",)
-
-    def __init__(self, config: MaintenanceConfig, html: str) -> None:
+def render_bodies(config: MaintenanceConfig, language: str) -> dict[str, bytes]:
+    """The HTML, problem+json and plain-text bodies in a language."""
+    with translation.override(language):
+        message = message_for(config, language)
         detail = (
-            f"{READ_ONLY_NOTICE} {config.message}"
-            if config.read_only
-            else config.message
+            f"{gettext(READ_ONLY_NOTICE)} {message}" if config.read_only else message
         )
         problem: dict[str, object] = {
             "type": PROBLEM_TYPE,
-            "title": "Service Unavailable",
+            "title": gettext("Service Unavailable"),
             "status": 503,
             "detail": detail,
             "read_only": config.read_only,
         }
-        if config.ends_at:
-            problem["ends_at"] = config.ends_at.isoformat()
-        bodies = {
-            HTML: (html.encode(), "text/html; charset=utf-8"),
-            PROBLEM_JSON: (json.dumps(problem).encode(), PROBLEM_JSON),
-            TEXT: (f"{detail}\n".encode(), "text/plain; charset=utf-8"),
-        }
-        self._variants = {
-            media_type: (
-                body,
-                {
-                    "Content-Type": content_type,
-                    "Content-Length": str(len(body)),
-                    # RFC 9110 §10.2.3: delay-seconds.
-                    "Retry-After": str(config.retry_after_seconds),
-                    "Cache-Control": "no-store",
-                    "Vary": "Accept",
-                },
-            )
-            for media_type, (body, content_type) in bodies.items()
-        }
+    if config.ends_at:
+        problem["ends_at"] = config.ends_at.isoformat()
+    return {
+        HTML: render_page(config, language).encode(),
+        PROBLEM_JSON: json.dumps(problem, ensure_ascii=False).encode(),
+        TEXT: f"{detail}\n".encode(),
+    }
 
-    def bodies(self) -> dict[str, bytes]:
-        """Each body by media type, as served: for the edge fallback's files."""
-        return {media_type: body for media_type, (body, _) in self._variants.items()}
+
+_CONTENT_TYPES = {
+    HTML: "text/html; charset=utf-8",
+    PROBLEM_JSON: PROBLEM_JSON,
+    TEXT: "text/plain; charset=utf-8",
+}
+Variant = tuple[bytes, dict[str, str]]
+
+
+class UnavailableResponses:
+    """Every body in every language, encoded once; a request picks one."""
+
+    __slots__ = ("_by_language", "_choose", "_fallback")
+
+    def __init__(self, config: MaintenanceConfig, languages: Languages) -> None:
+        vary = "Accept, Accept-Language" if languages.negotiated else "Accept"
+        self._by_language = {
+            language: {
+                media_type: (
+                    body,
+                    {
+                        "Content-Type": _CONTENT_TYPES[media_type],
+                        "Content-Length": str(len(body)),
+                        "Content-Language": language,
+                        # RFC 9110 §10.2.3: delay-seconds.
+                        "Retry-After": str(config.retry_after_seconds),
+                        "Cache-Control": "no-store",
+                        "Vary": vary,
+                    },
+                )
+                for media_type, body in render_bodies(config, language).items()
+            }
+            for language in languages.codes
+        }
+        self._fallback = self._by_language[languages.fallback]
+        self._choose = languages.choose if languages.negotiated else None
 
     def build(
         self, request: HttpRequest, retry_after_seconds: int | None = None
     ) -> HttpResponse:
         """The 503 for this request; a scheduled end overrides Retry-After."""
-        accept = request.META.get("HTTP_ACCEPT", "*/*")
-        # preferred_media_type, inlined: one call less on every 503.
-        short = accept if len(accept) <= _ACCEPT_LENGTH else _shorten(accept)
-        body, headers = self._variants[_negotiate(short)]
+        meta = request.META
+        by_media = (
+            self._fallback
+            if self._choose is None
+            else self._by_language[self._choose(meta.get("HTTP_ACCEPT_LANGUAGE", ""))]
+        )
+        body, headers = by_media[preferred_media_type(meta.get("HTTP_ACCEPT", "*/*"))]
         if retry_after_seconds is not None:
             headers = {**headers, "Retry-After": str(retry_after_seconds)}
         response = HttpResponse(body, status=503, headers=headers)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -20,13 +21,23 @@ from envmaintenance.export import (
 def test_the_fixed_response_page_fits_1024_bytes_whatever_the_message() -> None:
     for message in ("Back soon.", "ü" * 2000, "<b>" * 500):
         config = load_config({"MAINTENANCE_MESSAGE": message})
-        page = small_page(config)
+        page = small_page(config, "ar")
         assert len(page) <= FIXED_RESPONSE_BYTES
         page.decode("utf-8")  # never cut inside a character
     assert b"Back soon." in small_page(
-        load_config({"MAINTENANCE_MESSAGE": "Back soon."})
+        load_config({"MAINTENANCE_MESSAGE": "Back soon."}), "en-us"
     )
-    assert b"&lt;b&gt;" in small_page(load_config({"MAINTENANCE_MESSAGE": "<b>" * 500}))
+    assert b"&lt;b&gt;" in small_page(
+        load_config({"MAINTENANCE_MESSAGE": "<b>" * 500}), "en-us"
+    )
+
+
+def test_the_fixed_response_page_speaks_the_site_language() -> None:
+    page = small_page(load_config({}), "de").decode()
+    assert '<html lang="de" dir="ltr">' in page
+    assert "<h1>Wegen Wartungsarbeiten offline</h1>" in page
+    assert "Wir führen geplante Wartungsarbeiten durch" in page
+    assert '<html lang="ar" dir="rtl">' in small_page(load_config({}), "ar").decode()
 
 
 def test_read_only_and_scope_become_maps() -> None:
@@ -43,16 +54,17 @@ def test_read_only_and_scope_become_maps() -> None:
 
 def test_trusted_proxies_become_real_ip_lines() -> None:
     config = load_config({"MAINTENANCE_TRUSTED_PROXIES": "unix 10.0.0.0/8"})
-    server = nginx_server(config, 600, Path("/srv/maintenance"))
+    server = nginx_server(config, 600, Path("/srv/maintenance"), "de")
     assert "set_real_ip_from unix:;\nset_real_ip_from 10.0.0.0/8;\n" in server
     assert "real_ip_recursive on;" in server
     assert 'root "/srv/maintenance";' in server
     assert "add_header Retry-After 600 always;" in server
-    assert "real_ip" not in nginx_server(load_config({}), 600, Path("/x"))
+    assert "add_header Content-Language de always;" in server
+    assert "real_ip" not in nginx_server(load_config({}), 600, Path("/x"), "en")
 
 
 def test_export_writes_every_file(tmp_path: Path) -> None:
-    written = export_files(load_config({}), "<html>page</html>", 60, tmp_path, tmp_path)
+    written = export_files(load_config({}), "fr", 60, tmp_path, tmp_path)
     assert sorted(path.name for path in written) == sorted(
         [
             "maintenance.html",
@@ -63,7 +75,9 @@ def test_export_writes_every_file(tmp_path: Path) -> None:
             "nginx-server.conf",
         ]
     )
-    assert (tmp_path / "maintenance.html").read_text() == "<html>page</html>"
+    assert '<html lang="fr" dir="ltr">' in (tmp_path / "maintenance.html").read_text()
+    problem = json.loads((tmp_path / "maintenance.json").read_text())
+    assert problem["title"] == "Service indisponible"
 
 
 def test_a_prefix_with_a_semicolon_stays_one_nginx_key() -> None:

@@ -36,7 +36,8 @@ def test_on_blocks_with_503_and_headers(
     assert response.status_code == 503
     assert response["Retry-After"] == "120"
     assert response["Cache-Control"] == "no-store"
-    assert response["Vary"] == "Accept"
+    assert response["Vary"] == "Accept, Accept-Language"
+    assert response["Content-Language"] == "en-us"
     assert response["Content-Type"] == "text/html; charset=utf-8"
     assert response["Content-Length"] == str(len(response.content))
     # SecurityMiddleware, placed before, still decorates the answer.

@@ -17,6 +17,7 @@ from django.test import AsyncClient, Client, RequestFactory
 import envmaintenance
 from envmaintenance.conf import MaintenanceConfig
 from envmaintenance.context_processors import maintenance as maintenance_context
+from envmaintenance.languages import served_languages
 from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.responses import render_page
 from tests.conftest import SetEnv, SetNow
@@ -104,11 +105,11 @@ def test_the_page_is_rendered_once_per_change_not_per_request(
 ) -> None:
     renders: list[str] = []
 
-    def counting(config: MaintenanceConfig) -> str:
-        renders.append("page")
-        return render_page(config)
+    def counting(config: MaintenanceConfig, language: str) -> str:
+        renders.append(config.message)
+        return render_page(config, language)
 
-    monkeypatch.setattr("envmaintenance.middleware.render_page", counting)
+    monkeypatch.setattr("envmaintenance.responses.render_page", counting)
     client.get("/")  # the chain starts: one render of the environment's page
     switch_file("MAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=First\n")
     for _ in range(20):
@@ -116,7 +117,10 @@ def test_the_page_is_rendered_once_per_change_not_per_request(
     switch_file("MAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=Second\n")
     for _ in range(20):
         assert b"Second" in client.get("/").content
-    assert len(renders) == 3
+    # Once per language served, for each of the three states.
+    languages = len(served_languages(MaintenanceConfig()).codes)
+    assert [renders.count(text) for text in ("First", "Second")] == [languages] * 2
+    assert len(renders) == 3 * languages
 
 
 async def test_the_switch_under_asgi(
@@ -179,3 +183,20 @@ def test_nothing_extra_is_imported_without_a_switch() -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_switch_message_leaves_the_environment_variants(
+    switch_file: Callable[[str | None], None],
+    maintenance_env: SetEnv,
+    client: Client,
+) -> None:
+    maintenance_env(message="Planned.", message_de="Geplant.")
+    switch_file("MAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=Database upgrade.\n")
+
+    def text_for(language: str) -> str:
+        headers = {"accept": "text/plain", "accept-language": language}
+        return client.get("/", headers=headers).content.decode().strip()
+
+    assert text_for("en") == "Database upgrade."
+    assert text_for("fr") == "Database upgrade."
+    assert text_for("de") == "Geplant."

@@ -32,6 +32,10 @@ def test_wheel_holds_only_the_package(tmp_path: Path) -> None:
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"envmaintenance"}
     assert "envmaintenance/py.typed" in names
     assert "envmaintenance/templates/envmaintenance/maintenance.html" in names
+    # The compiled catalogs: Django reads the .mo files, never the .po.
+    compiled = {name for name in names if name.endswith("/LC_MESSAGES/django.mo")}
+    assert len(compiled) == 10
+    assert "envmaintenance/locale/zh_Hans/LC_MESSAGES/django.mo" in compiled
     assert not [name for name in names if "__pycache__" in name or "/tests/" in name]
     metadata = next(n for n in names if n.endswith("METADATA"))
     requires = [

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envmaintenance.conf import MaintenanceConfig
+from envmaintenance.languages import Languages
 from envmaintenance.responses import (
     HTML,
     PROBLEM_JSON,
@@ -21,6 +22,9 @@ from envmaintenance.responses import (
     preferred_media_type,
     render_page,
 )
+
+# LANGUAGE_CODE in the test settings: Django's default.
+ENGLISH = Languages(("en-us",))
 
 
 @pytest.mark.parametrize(
@@ -42,10 +46,10 @@ def test_humanise_seconds(seconds: int, text: str) -> None:
 
 def test_default_page_is_self_contained_and_escapes_the_message() -> None:
     html = render_page(
-        MaintenanceConfig(message="<b>DB & cache</b>", retry_after_seconds=90)
+        MaintenanceConfig(message="<b>DB & cache</b>", retry_after_seconds=90), "en-us"
     )
     assert html.startswith("<!doctype html>")
-    assert '<html lang="en">' in html
+    assert '<html lang="en-us" dir="ltr">' in html
     assert "<title>Down for maintenance</title>" in html
     assert '<meta name="viewport"' in html
     assert '<meta http-equiv="refresh" content="90">' in html
@@ -59,7 +63,7 @@ def test_default_page_is_self_contained_and_escapes_the_message() -> None:
 def test_site_template_overrides_the_page(page_template: Callable[[str], None]) -> None:
     page_template("{{ message }}|{{ retry_after }}|{{ ends_at }}")
     config = MaintenanceConfig(message="Custom", retry_after_seconds=42)
-    assert render_page(config) == "Custom|42|None"
+    assert render_page(config, "en-us") == "Custom|42|None"
 
 
 def test_broken_site_template_fails_at_start_up(
@@ -67,7 +71,7 @@ def test_broken_site_template_fails_at_start_up(
 ) -> None:
     page_template("{% include 'missing.html' %}")
     with pytest.raises(ImproperlyConfigured, match=r"envmaintenance/maintenance\.html"):
-        render_page(MaintenanceConfig())
+        render_page(MaintenanceConfig(), "en-us")
 
 
 def test_site_template_with_a_syntax_error_fails_at_start_up(
@@ -75,12 +79,12 @@ def test_site_template_with_a_syntax_error_fails_at_start_up(
 ) -> None:
     page_template("{% if %}")
     with pytest.raises(ImproperlyConfigured, match="failed to render"):
-        render_page(MaintenanceConfig())
+        render_page(MaintenanceConfig(), "en-us")
 
 
 def test_page_renders_without_app_templates(settings: Any) -> None:
     settings.TEMPLATES = []
-    assert "Down for maintenance" in render_page(MaintenanceConfig())
+    assert "Down for maintenance" in render_page(MaintenanceConfig(), "en-us")
 
 
 @pytest.mark.parametrize(
@@ -105,18 +109,18 @@ def test_preferred_media_type_never_raises(accept: str) -> None:
 
 
 def test_each_request_gets_its_own_response_object() -> None:
-    responses = UnavailableResponses(MaintenanceConfig(), "<p>page</p>")
+    responses = UnavailableResponses(MaintenanceConfig(), ENGLISH)
     request = RequestFactory().get("/")
     first, second = responses.build(request), responses.build(request)
     assert first is not second
     first["X-Extra"] = "1"
     assert "X-Extra" not in second
-    assert first.content == second.content == b"<p>page</p>"
+    assert first.content == second.content
 
 
 def test_page_announces_the_expected_end() -> None:
     ends_at = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
-    html = render_page(MaintenanceConfig(enabled=True, ends_at=ends_at))
+    html = render_page(MaintenanceConfig(enabled=True, ends_at=ends_at), "en-us")
     assert 'data-ends-at="2026-12-01T23:00:00+00:00"' in html
     assert "Expected back by" in html
     assert "Tuesday 1 December 2026, 23:00 UTC" in html
@@ -124,7 +128,7 @@ def test_page_announces_the_expected_end() -> None:
 
 
 def test_page_without_an_end_reloads_after_retry_after() -> None:
-    html = render_page(MaintenanceConfig(enabled=True, retry_after_seconds=5))
+    html = render_page(MaintenanceConfig(enabled=True, retry_after_seconds=5), "en-us")
     assert 'data-retry-after="5"' in html
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
     assert 'data-ends-at="' not in html
@@ -132,14 +136,14 @@ def test_page_without_an_end_reloads_after_retry_after() -> None:
 
 def test_problem_json_carries_the_expected_end() -> None:
     ends_at = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
-    responses = UnavailableResponses(MaintenanceConfig(ends_at=ends_at), "")
+    responses = UnavailableResponses(MaintenanceConfig(ends_at=ends_at), ENGLISH)
     request = RequestFactory().get("/", HTTP_ACCEPT="application/json")
     body = json.loads(responses.build(request).content)
     assert body["ends_at"] == "2026-12-01T23:00:00+00:00"
 
 
 def test_retry_after_can_be_given_per_request() -> None:
-    responses = UnavailableResponses(MaintenanceConfig(retry_after_seconds=60), "")
+    responses = UnavailableResponses(MaintenanceConfig(retry_after_seconds=60), ENGLISH)
     request = RequestFactory().get("/")
     assert responses.build(request)["Retry-After"] == "60"
     assert responses.build(request, 7)["Retry-After"] == "7"

@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from envmaintenance import schedule
 from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config, parse_moment
 from envmaintenance.export import export_files
+from envmaintenance.languages import served_languages
 from envmaintenance.network import address_key
-from envmaintenance.responses import render_page
 from envmaintenance.stores import StoreError, open_store
 from envmaintenance.switch import (
     InvalidDocument,
@@ -278,15 +278,14 @@ class Command(BaseCommand):
         effective = switch_for(config).effective
         now = schedule.clock()
         served = effective.config
+        language = served_languages(served).fallback
         retry_after = effective.schedule.retry_after_if_blocked(now)
         root = Path(nginx_root) if nginx_root else directory.resolve()
         if not root.is_absolute():
             raise CommandError(f"--nginx-root {nginx_root!r} must be an absolute path")
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            written = export_files(
-                served, render_page(served), retry_after, directory, root
-            )
+            written = export_files(served, language, retry_after, directory, root)
         except OSError as exc:
             raise CommandError(f"cannot write to {directory}: {exc}") from None
         for path in written:

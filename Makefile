@@ -70,9 +70,11 @@ messages: venv
 	cd envmaintenance && ../$(BIN)/django-admin makemessages --all --add-location=file --no-obsolete
 	cd envmaintenance && ../$(BIN)/django-admin compilemessages
 
-# The README's pictures of the page, taken by the browser test.
+# The README's pictures of the page, taken by the browser test: English in every
+# size and scheme, one German and one Arabic.
 screenshots: venv
-	SCREENSHOT_DIR=docs $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_browser.py -k captured
+	SCREENSHOT_DIR=docs $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_browser.py \
+		-k "captured and (not language or de-desktop-light or ar-phone-dark)"
 
 clean:
 	rm -rf $(VENV) .venv-* build dist .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -231,3 +231,13 @@ def test_the_banner_speaks_the_active_language(
     with translation.override("ar"):
         arabic = render_to_string("envmaintenance/banner.html", context)
     assert "الصيانة جارية حتى" in arabic
+
+
+def test_a_message_as_written_keeps_its_own_direction(
+    maintenance_env: SetEnv, client: Client
+) -> None:
+    """An English message on the Arabic page must not end with its full stop first."""
+    maintenance_env(mode="1", message="Back soon.")
+    html = client.get("/", headers={"accept-language": "ar"}).content.decode()
+    assert '<html lang="ar" dir="rtl">' in html
+    assert '<p class="message" dir="auto">Back soon.</p>' in html

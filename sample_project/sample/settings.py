@@ -85,6 +85,23 @@ WHITENOISE_USE_FINDERS = True
 TIME_ZONE = "UTC"
 USE_TZ = True
 
+# The maintenance page speaks each visitor's language among these (Accept-Language),
+# and LANGUAGE_CODE to everyone else.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "German"),
+    ("fr", "French"),
+    ("es", "Spanish"),
+    ("pt-br", "Brazilian Portuguese"),
+    ("it", "Italian"),
+    ("nl", "Dutch"),
+    ("pl", "Polish"),
+    ("ja", "Japanese"),
+    ("zh-hans", "Simplified Chinese"),
+    ("ar", "Arabic"),
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -121,11 +121,22 @@ class Browser:
         self.page("Page.navigate", url=url)
         self.wait_for_event("Page.loadEventFired", timeout=15)
 
-    def text(self) -> str:
-        result = self.page(
-            "Runtime.evaluate", expression="document.body.innerText", returnByValue=True
+    def prefer(self, accept_language: str, time_zone: str) -> None:
+        """The visitor's languages and time zone; the browser's own locale stays."""
+        self.page("Network.enable")
+        self.page(
+            "Network.setExtraHTTPHeaders", headers={"Accept-Language": accept_language}
         )
-        return str(result["result"]["value"])
+        self.page("Emulation.setTimezoneOverride", timezoneId=time_zone)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.page(
+            "Runtime.evaluate", expression=expression, returnByValue=True
+        )
+        return result["result"]["value"]
+
+    def text(self) -> str:
+        return str(self.evaluate("document.body.innerText"))
 
     def screenshot(self, path: Path) -> None:
         data = self.page("Page.captureScreenshot", format="png")["data"]

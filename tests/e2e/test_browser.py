@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,76 @@ def test_page_renders_the_message_and_is_captured(
     assert fits["result"]["value"] is True  # no sideways scrolling on a phone
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     target = ARTIFACTS / f"maintenance-{viewport}-{scheme}.png"
+    browser.screenshot(target)
+    assert target.read_bytes().startswith(b"\x89PNG")
+
+
+# What a visitor from each place would see: the heading, then the end and the
+# countdown as the page's script writes them: in the page's language ("um"),
+# in the visitor's time zone (JST, GMT+3 in Arabic).
+VISITORS = {
+    "de": (
+        "de-DE,de;q=0.9",
+        "Europe/Berlin",
+        "Wegen Wartungsarbeiten offline",
+        " um ",
+        "Stunden",
+    ),
+    "ja": ("ja-JP,ja;q=0.9", "Asia/Tokyo", "メンテナンス中", "JST", "時間"),
+    "ar": ("ar-SA,ar;q=0.9", "Asia/Riyadh", "متوقف للصيانة", "غرينتش+3", "ساعات"),
+}
+
+
+@pytest.fixture
+def site_with_an_end(start_app: Start) -> str:
+    """Maintenance until three hours from now, in the sample's ten languages."""
+    ends_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=3)
+    server = start_app(
+        "gunicorn",
+        mode="1",
+        allowed_ips="192.0.2.1",
+        ends_at=ends_at.isoformat(),
+        message="",  # the default, in each visitor's language
+    )
+    return f"http://127.0.0.1:{server.port}/"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+@pytest.mark.parametrize("language", sorted(VISITORS))
+def test_page_in_the_visitor_language_is_captured(
+    site_with_an_end: str, browser: Browser, language: str, viewport: str, scheme: str
+) -> None:
+    for script in ("ar", "ja"):  # or the picture shows empty boxes
+        fonts = subprocess.run(["fc-list", f":lang={script}"], capture_output=True)
+        assert fonts.stdout.strip(), f"no font for {script!r}: see .ci/run"
+    accept_language, time_zone, heading, local_words, hours = VISITORS[language]
+    browser.prefer(accept_language, time_zone)
+    width, height = VIEWPORTS[viewport]
+    browser.open(site_with_an_end, width, height, dark=scheme == "dark")
+    assert browser.evaluate("document.documentElement.lang") == language
+    direction = browser.evaluate("getComputedStyle(document.body).direction")
+    assert direction == ("rtl" if language == "ar" else "ltr")
+    assert heading in browser.text()
+    # The end and the countdown, written by the script in the page's language
+    # (the browser itself is set to English) and the visitor's time zone.
+    assert local_words in browser.evaluate(
+        "document.querySelector('time').textContent"
+    )
+    countdown = browser.evaluate("document.getElementById('countdown').textContent")
+    assert hours in countdown, countdown
+    assert "hour" not in countdown, countdown
+    layout = browser.evaluate(
+        "(() => { const card = document.querySelector('main').getBoundingClientRect();"
+        " return [document.documentElement.scrollWidth <= innerWidth,"
+        " card.left >= 0 && card.right <= innerWidth,"
+        " [...document.querySelectorAll('main *')].every(e =>"
+        " e.getBoundingClientRect().right <= card.right + 0.5 &&"
+        " e.getBoundingClientRect().left >= card.left - 0.5)]; })()"
+    )
+    assert layout == [True, True, True]  # nothing sticks out, sideways or of the card
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    target = ARTIFACTS / f"maintenance-{language}-{viewport}-{scheme}.png"
     browser.screenshot(target)
     assert target.read_bytes().startswith(b"\x89PNG")
 

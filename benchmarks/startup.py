@@ -1,4 +1,5 @@
-"""Config load time and resident memory growth for an allowlist of N blocks."""
+"""Config load time and resident memory growth for an allowlist of N blocks;
+with ``languages``, the time to pre-render every body in every language."""
 
 from __future__ import annotations
 
@@ -41,5 +42,31 @@ def main(count: int) -> None:
     print(json.dumps({"seconds": seconds, "rss_mb": grown}))
 
 
+def pre_render() -> None:
+    """As the middleware does at start-up, in the BENCH_VARIANT's settings."""
+    import os
+
+    import django
+
+    from benchmarks.variants import VARIANTS
+
+    VARIANTS[os.environ["BENCH_VARIANT"]].apply_environment()
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.project.settings"
+    django.setup()
+    from envmaintenance.conf import get_config
+    from envmaintenance.languages import served_languages
+    from envmaintenance.responses import UnavailableResponses
+
+    config = get_config()
+    started = time.perf_counter()
+    languages = served_languages(config)
+    UnavailableResponses(config, languages)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "languages": len(languages.codes)}))
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    if sys.argv[1] == "languages":
+        pre_render()
+    else:
+        main(int(sys.argv[1]))

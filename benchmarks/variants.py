@@ -31,6 +31,29 @@ PROXY_CHAIN = ", ".join(
 )
 
 
+# A site in ten languages besides English, and a visitor who reads German.
+TEN_LANGUAGES = {
+    "LANGUAGE_CODE": "en",
+    "LANGUAGES": [
+        (code, code)
+        for code in (
+            "en",
+            "de",
+            "fr",
+            "es",
+            "pt-br",
+            "it",
+            "nl",
+            "pl",
+            "ja",
+            "zh-hans",
+            "ar",
+        )
+    ],
+}
+GERMAN_READER = {"HTTP_ACCEPT_LANGUAGE": "de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7"}
+
+
 def twenty_thousand_blocks() -> str:
     """19,999 blocks that do not merge, then the client's block last."""
     blocks = [
@@ -102,6 +125,14 @@ VARIANTS: dict[str, Variant] = {
     "floor behind SecurityMiddleware": Variant(
         [STACK[0], "benchmarks.project.floor.Constant503Middleware"], 503
     ),
+    # The same page and headers as "envmaintenance 503", answered without looking
+    # at the request: the part of the 503's cost that no decision can remove.
+    "floor behind SecurityMiddleware, our 503": Variant(
+        [STACK[0], "benchmarks.project.floor.ConstantPageMiddleware"],
+        503,
+        ["envmaintenance"],
+        {**ON},
+    ),
     "bare": Variant(STACK, 200),
     "envmaintenance off": Variant(
         WITH_OURS, 200, ["envmaintenance"], {"MAINTENANCE_MODE": "0"}
@@ -117,6 +148,22 @@ VARIANTS: dict[str, Variant] = {
         200,
         ["envmaintenance"],
         {**ON, "MAINTENANCE_ALLOWED_IPS": "198.51.100.0/24"},
+    ),
+    "envmaintenance 503, ten languages": Variant(
+        WITH_OURS,
+        503,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_ALLOWED_IPS": "192.0.2.0/24"},
+        settings=TEN_LANGUAGES,
+        request=GERMAN_READER,
+    ),
+    "envmaintenance allowed, ten languages": Variant(
+        WITH_OURS,
+        200,
+        ["envmaintenance"],
+        {**ON, "MAINTENANCE_ALLOWED_IPS": "198.51.100.0/24"},
+        settings=TEN_LANGUAGES,
+        request=GERMAN_READER,
     ),
     "envmaintenance allowed, 20,000 CIDRs": Variant(
         WITH_OURS,

@@ -15,7 +15,6 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext_noop
 
 from envmaintenance.client import TrustedProxies
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
@@ -23,6 +22,13 @@ from envmaintenance.paths import PathPrefixes, parse_path_prefix
 from envmaintenance.stores import SwitchLocation, parse_switch_url
 
 logger = logging.getLogger("envmaintenance")
+
+
+def gettext_noop(text: str) -> str:
+    """Marks text for makemessages. Django's own needs settings, and this module
+    is imported without them (scripts/demo)."""
+    return text
+
 
 PREFIX = "MAINTENANCE_"
 # Shown in the visitor's language when MAINTENANCE_MESSAGE is not set.
@@ -253,13 +259,7 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
     for name, (variable, parse) in VARIABLES.items():
         if variable in environ_map:
             _read(env, variable, parse, values, name, problems)
-    messages: dict[str, Any] = {}
-    for variable in sorted(environ_map):
-        match = MESSAGE_VARIANT.fullmatch(variable)
-        if match:
-            language = match[1].lower().replace("_", "-")
-            _read(env, variable, parse_text, messages, language, problems)
-    values["messages"] = tuple((code, text) for code, text in messages.items() if text)
+    values["messages"] = _read_message_variants(env, problems)
     starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
     if starts_at and ends_at and ends_at <= starts_at:
         problems.append(
@@ -272,6 +272,25 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
     if problems:
         raise ConfigError(problems)
     return MaintenanceConfig(**values)
+
+
+def _read_message_variants(
+    env: environ.Env, problems: list[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """MAINTENANCE_MESSAGE_<LANG>: (language code, message), sorted by code."""
+    messages: dict[str, Any] = {}
+    named: dict[str, str] = {}
+    for variable in sorted(env.ENVIRON):
+        match = MESSAGE_VARIANT.fullmatch(variable)
+        if match is None:
+            continue
+        language = match[1].lower().replace("_", "-")
+        if language in named:  # MAINTENANCE_MESSAGE_DE and MAINTENANCE_MESSAGE_de
+            problems.append((variable, f"{named[language]} already sets it; keep one"))
+            continue
+        named[language] = variable
+        _read(env, variable, parse_text, messages, language, problems)
+    return tuple(sorted((code, text) for code, text in messages.items() if text))
 
 
 def _read(

@@ -13,9 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils import translation
-from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import gettext, ngettext
 
-from envmaintenance.conf import DEFAULT_MESSAGE, MaintenanceConfig
+from envmaintenance.conf import DEFAULT_MESSAGE, MaintenanceConfig, gettext_noop
 from envmaintenance.languages import HEADER_LENGTH, Languages, first_entries, message_in
 
 if TYPE_CHECKING:

@@ -169,3 +169,21 @@ def test_message_variants_are_named_after_language_codes() -> None:
     )
     assert config.messages == (("pt-br", "Voltamos logo."), ("zh-hans", "很快回来。"))
     assert config.message == "Back soon."
+
+
+def test_one_language_cannot_have_two_variants() -> None:
+    with pytest.raises(ImproperlyConfigured) as raised:
+        load_config(
+            {"MAINTENANCE_MESSAGE_DE": "Wartung.", "MAINTENANCE_MESSAGE_de": "x"}
+        )
+    assert str(raised.value) == (
+        "MAINTENANCE_MESSAGE_de: MAINTENANCE_MESSAGE_DE already sets it; keep one"
+    )
+
+
+def test_a_variant_that_is_not_utf8_is_named() -> None:
+    undecodable = b"Wartung \xff".decode("utf-8", "surrogateescape")
+    with pytest.raises(ImproperlyConfigured, match=r"MAINTENANCE_MESSAGE_DE: .* UTF-8"):
+        load_config({"MAINTENANCE_MESSAGE_DE": undecodable})
+    with pytest.raises(ImproperlyConfigured, match=r"MAINTENANCE_MESSAGE: .* UTF-8"):
+        load_config({"MAINTENANCE_MESSAGE": undecodable})

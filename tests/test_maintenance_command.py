@@ -81,7 +81,9 @@ def test_state_follows_the_clock(
 
 
 def test_json_summary(maintenance_env: SetEnv) -> None:
-    maintenance_env(mode="1", allowed_ips="10.0.0.1", bypass_token=TOKEN)
+    maintenance_env(
+        mode="1", allowed_ips="10.0.0.1", bypass_token=TOKEN, message_de="Wartung."
+    )
     summary = json.loads(run("--json"))
     assert summary.pop("source") == "environment"
     assert summary.pop("switch") is None
@@ -102,6 +104,7 @@ def test_json_summary(maintenance_env: SetEnv) -> None:
         "bypass_token_set": True,
         "bypass_max_age": 43200,
         "message": "We are carrying out planned maintenance and will be back shortly.",
+        "messages": {"de": "Wartung."},
     }
 
 
@@ -207,3 +210,12 @@ def test_status_says_read_only_where_and_the_status_path(
     assert summary["read_only"] is True
     assert summary["maintenance_paths"] == ["/checkout"]
     assert summary["status_path"] == "/maintenance.json"
+
+
+def test_the_summary_lists_the_message_in_each_language(
+    maintenance_env: SetEnv,
+) -> None:
+    maintenance_env(message="Back soon.", message_pt_br="Voltamos logo.")
+    text = run()
+    assert "Message:          Back soon." in text
+    assert "Message (pt-br):  Voltamos logo." in text

@@ -111,9 +111,7 @@ def test_page_in_the_visitor_language_is_captured(
     assert heading in browser.text()
     # The end and the countdown, written by the script in the page's language
     # (the browser itself is set to English) and the visitor's time zone.
-    assert local_words in browser.evaluate(
-        "document.querySelector('time').textContent"
-    )
+    assert local_words in browser.evaluate("document.querySelector('time').textContent")
     countdown = browser.evaluate("document.getElementById('countdown').textContent")
     assert hours in countdown, countdown
     assert "hour" not in countdown, countdown

@@ -72,6 +72,7 @@ def summarise(
         "bypass_token_set": config.bypass_token is not None,
         "bypass_max_age": config.bypass_max_age_seconds,
         "message": config.message,
+        "messages": dict(config.messages),
     }
 
 
@@ -116,6 +117,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Status path", summary["status_path"] or "none"),
         ("Bypass token", bypass),
         ("Message", summary["message"]),
+        *[(f"Message ({code})", text) for code, text in summary["messages"].items()],
         *switch_rows(summary),
     ]
 

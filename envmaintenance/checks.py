@@ -43,7 +43,8 @@ ERROR_IDS = {
     "MAINTENANCE_STATUS_PATH": "envmaintenance.E017",
 }
 TEMPLATE_ERROR_ID = "envmaintenance.E011"
-# MAINTENANCE_MESSAGE_<LANG>: a variant in a language the site does not serve.
+# MAINTENANCE_MESSAGE_<LANG>, the one family of names not in ERROR_IDS: a
+# language the site does not serve, two variants of one, or text that is not.
 MESSAGE_VARIANT_ERROR_ID = "envmaintenance.E018"
 
 W001 = Warning(
@@ -117,7 +118,8 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
         config = get_config()
     except ConfigError as exc:
         return [
-            Error(f"{name}: {text}", id=ERROR_IDS[name]) for name, text in exc.problems
+            Error(f"{name}: {text}", id=ERROR_IDS.get(name, MESSAGE_VARIANT_ERROR_ID))
+            for name, text in exc.problems
         ]
     ends_alone = config.ends_at and not (config.enabled or config.starts_at)
     return [

@@ -241,3 +241,42 @@ def test_a_message_as_written_keeps_its_own_direction(
     html = client.get("/", headers={"accept-language": "ar"}).content.decode()
     assert '<html lang="ar" dir="rtl">' in html
     assert '<p class="message" dir="auto">Back soon.</p>' in html
+
+
+def test_a_broken_variant_is_a_check_error_not_a_crash(maintenance_env: SetEnv) -> None:
+    maintenance_env(message_de="$NOT_SET", message_de_at="x")
+    ids = {m.id: m.msg for m in check_configuration() if m.id.startswith("envm")}
+    assert ids["envmaintenance.E018"].startswith("MAINTENANCE_MESSAGE_DE: '$NOT_SET'")
+
+
+HOSTILE = [
+    "de" * 50_000,
+    "de;q=0.5, " * 5_000,
+    "\x00de",
+    "ja;q=1e308, de;q=-1",
+    "ä, ü;q=0.9",
+    ";;;,,,***",
+    "zh-Hans-CN-x-private-aaaaaaaaaaaaaaaaaaaaaaaa",
+    "de-" + "a" * 300,
+]
+
+
+@pytest.mark.parametrize("accept_language", HOSTILE)
+def test_hostile_accept_language_still_gets_the_503(
+    maintenance_env: SetEnv, client: Client, accept_language: str
+) -> None:
+    maintenance_env(mode="1")
+    response = client.get("/", headers={"accept-language": accept_language})
+    assert response.status_code == 503
+    assert response["Content-Language"] in ("en", "de", "ja", "zh-hans")
+
+
+async def test_hostile_accept_language_under_asgi(
+    maintenance_env: SetEnv, async_client: AsyncClient
+) -> None:
+    maintenance_env(mode="1")
+    for accept_language in HOSTILE:
+        response = await async_client.get(
+            "/async", headers={"accept-language": accept_language}
+        )
+        assert response.status_code == 503

@@ -130,6 +130,19 @@ def test_page_in_the_visitor_language_is_captured(
     assert target.read_bytes().startswith(b"\x89PNG")
 
 
+def test_an_overdue_end_is_said_in_the_page_language(
+    start_app: Start, browser: Browser
+) -> None:
+    past = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    server = start_app(
+        "gunicorn", mode="1", allowed_ips="192.0.2.1", ends_at=past.isoformat()
+    )
+    browser.prefer("nl", "Europe/Amsterdam")
+    browser.open(f"http://127.0.0.1:{server.port}/", 1280, 800)
+    eta = browser.evaluate("document.getElementById('eta').textContent")
+    assert eta == "Dit duurt langer dan gepland. Deze pagina herlaadt vanzelf."
+
+
 def test_page_reloads_itself_when_retry_after_elapses(
     start_app: Start, browser: Browser
 ) -> None:

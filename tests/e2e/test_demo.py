@@ -94,7 +94,10 @@ def test_demo_with_maintenance_on_says_so_and_serves_it(demo: StartDemo) -> None
     running.wait_until_serving()
     assert request(port, "/", source="127.0.0.1").status == 200
     assert request(port, "/", source="127.0.0.2").status == 503
+    german = request(port, "/", source="127.0.0.2", headers={"Accept-Language": "de"})
+    assert german.headers["content-language"] == "de"  # as the hint below says
     text = running.text()
+    assert "-H 'Accept-Language: de'" in text
     assert "Maintenance is ON (MAINTENANCE_MODE=1). Allowed: 127.0.0.1,::1." in text
     assert "Switch it off: MAINTENANCE_MODE=0 make demo" in text
     assert f"kill $(cat .venv/demo-{port}.pid)" in text

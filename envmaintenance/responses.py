@@ -143,7 +143,6 @@ _CONTENT_TYPES = {
     PROBLEM_JSON: PROBLEM_JSON,
     TEXT: "text/plain; charset=utf-8",
 }
-Variant = tuple[bytes, dict[str, str]]
 
 
 class UnavailableResponses:

@@ -98,8 +98,9 @@ def site_with_an_end(start_app: Start) -> str:
 def test_page_in_the_visitor_language_is_captured(
     site_with_an_end: str, browser: Browser, language: str, viewport: str, scheme: str
 ) -> None:
+    fc_list = require("fc-list", "fontconfig")
     for script in ("ar", "ja"):  # or the picture shows empty boxes
-        fonts = subprocess.run(["fc-list", f":lang={script}"], capture_output=True)
+        fonts = subprocess.run([fc_list, f":lang={script}"], capture_output=True)
         assert fonts.stdout.strip(), f"no font for {script!r}: see .ci/run"
     accept_language, time_zone, heading, local_words, hours = VISITORS[language]
     browser.prefer(accept_language, time_zone)

@@ -120,7 +120,10 @@ class MaintenanceMiddleware:
             return self.__acall__(request)  # type: ignore[return-value]
         if self.idle:  # one comparison: the status path, or the site untouched
             if request.path_info == self.status_path:
-                return status_response(self.plan.effective, schedule.clock())
+                plan = self.plan
+                return status_response(
+                    plan.effective, schedule.clock(), request, plan.responses
+                )
             return self.get_response(request)  # type: ignore[return-value]
         plan = self.plan if self.switch is None else self.follow_switch()
         verdict = self.judge(request, plan)
@@ -157,7 +160,9 @@ class MaintenanceMiddleware:
         """How the request goes on, or the answer for one maintenance stops."""
         path = request.path_info
         if path == self.status_path:
-            return status_response(plan.effective, schedule.clock())
+            return status_response(
+                plan.effective, schedule.clock(), request, plan.responses
+            )
         if plan.window is not None and not plan.window.is_active(schedule.clock()):
             return UNTOUCHED
         if self.in_scope is not None and not self.in_scope(path):

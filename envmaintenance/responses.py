@@ -148,10 +148,15 @@ _CONTENT_TYPES = {
 class UnavailableResponses:
     """Every body in every language, encoded once; a request picks one."""
 
-    __slots__ = ("_by_language", "_choose", "_fallback")
+    __slots__ = ("_by_language", "_choose", "_fallback", "_languages", "_messages")
 
     def __init__(self, config: MaintenanceConfig, languages: Languages) -> None:
         vary = "Accept, Accept-Language" if languages.negotiated else "Accept"
+        self._languages = languages
+        self._messages = {}
+        for language in languages.codes:
+            with translation.override(language):
+                self._messages[language] = message_for(config, language)
         self._by_language = {
             language: {
                 media_type: (
@@ -172,6 +177,20 @@ class UnavailableResponses:
         }
         self._fallback = self._by_language[languages.fallback]
         self._choose = languages.choose if languages.negotiated else None
+
+    def language(self, request: HttpRequest) -> str:
+        """The language served to this request."""
+        if self._choose is None:
+            return self._languages.fallback
+        return self._choose(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+
+    def message(self, language: str) -> str:
+        """The message as the page shows it in a language served."""
+        return self._messages[language]
+
+    @property
+    def negotiated(self) -> bool:
+        return self._languages.negotiated
 
     def build(
         self, request: HttpRequest, retry_after_seconds: int | None = None
@@ -194,12 +213,19 @@ class UnavailableResponses:
         return response
 
 
-def status_response(effective: Effective, now: float) -> HttpResponse:
+def status_response(
+    effective: Effective,
+    now: float,
+    request: HttpRequest,
+    responses: UnavailableResponses,
+) -> HttpResponse:
     """MAINTENANCE_STATUS_PATH: the state in force, for monitors and status pages.
 
-    From memory, for everyone, on or off; never the allowlist or the token.
+    From memory, for everyone, on or off; never the allowlist or the token. Only
+    the message follows the visitor's language; the fields a machine reads do not.
     """
     plan, config = effective.schedule, effective.config
+    language = responses.language(request)
     active = plan.is_active(now)
     body = {
         "state": plan.describe(now),
@@ -208,15 +234,16 @@ def status_response(effective: Effective, now: float) -> HttpResponse:
         "starts_at": None if config.starts_at is None else config.starts_at.isoformat(),
         "ends_at": None if config.ends_at is None else config.ends_at.isoformat(),
         "retry_after": plan.retry_after_seconds(now) if active else None,
-        "message": config.message,
+        "message": responses.message(language),
         "source": effective.source,
     }
-    return HttpResponse(
-        json.dumps(body),
-        headers={
-            "Content-Type": "application/json",
-            "Cache-Control": "no-store",
-            # Status pages on other origins read it (no credentials involved).
-            "Access-Control-Allow-Origin": "*",
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Language": language,
+        "Cache-Control": "no-store",
+        # Status pages on other origins read it (no credentials involved).
+        "Access-Control-Allow-Origin": "*",
+    }
+    if responses.negotiated:
+        headers["Vary"] = "Accept-Language"
+    return HttpResponse(json.dumps(body, ensure_ascii=False), headers=headers)

@@ -112,15 +112,19 @@ def test_the_end_is_written_the_language_way(
         assert f">{when}</time>" in html, language
 
 
-def test_the_status_endpoint_is_not_negotiated(
-    maintenance_env: SetEnv, client: Client
+@pytest.mark.parametrize("mode", ["1", "0"])
+def test_the_status_endpoint_translates_only_the_message(
+    maintenance_env: SetEnv, client: Client, mode: str
 ) -> None:
-    maintenance_env(mode="1", status_path="/status", message="Back soon.")
-    english = client.get("/status")
-    german = client.get("/status", headers={"accept-language": "de"})
-    assert german.content == english.content
-    assert json.loads(german.content)["message"] == "Back soon."
-    assert "Content-Language" not in german
+    maintenance_env(mode=mode, status_path="/status", ends_at=END.isoformat())
+    english = json.loads(client.get("/status").content)
+    response = client.get("/status", headers={"accept-language": "de"})
+    german = json.loads(response.content)
+    assert german.pop("message").startswith("Wir führen geplante Wartungsarbeiten")
+    assert english.pop("message").startswith("We are carrying out")
+    assert german == english  # state, times, source: the same for machines
+    assert response["Content-Language"] == "de"
+    assert response["Vary"] == "Accept-Language"
 
 
 def test_message_variants_per_language(maintenance_env: SetEnv, client: Client) -> None:

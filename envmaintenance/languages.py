@@ -53,9 +53,6 @@ class Languages:
             self._by_generic[code.split("-")[0]] = code
         self._choose = functools.lru_cache(maxsize=256)(self._negotiate)
 
-    def __repr__(self) -> str:
-        return f"Languages({self.codes!r})"
-
     @property
     def negotiated(self) -> bool:
         """Whether the choice depends on the request at all."""

@@ -85,6 +85,7 @@ def test_a_site_catalog_adds_its_language(settings: Any, tmp_path: Path) -> None
         ("ko, fr;q=0.5", "fr"),  # the best match that is served
         ("fr;q=0.5, ja;q=0.8", "ja"),  # quality values, not order
         ("en;q=0, de;q=0.1", "de"),  # q=0: not acceptable
+        ("de;q=0", "en"),
         ("*", "en"),
         ("ko, *;q=0.5", "en"),
         ("xx-yy", "en"),

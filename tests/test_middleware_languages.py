@@ -176,11 +176,14 @@ def test_without_i18n_the_page_stays_in_language_code(
     maintenance_env: SetEnv, client: Client, settings: Any
 ) -> None:
     settings.USE_I18N = False
-    maintenance_env(mode="1")
+    maintenance_env(mode="1", status_path="/status")
     response = client.get("/", headers={"accept-language": "de"})
     assert response["Content-Language"] == "en"
     assert response["Vary"] == "Accept"
     assert "<h1>Down for maintenance</h1>" in response.content.decode()
+    status = client.get("/status", headers={"accept-language": "de"})
+    assert status["Content-Language"] == "en"
+    assert "Vary" not in status
 
 
 def test_a_site_template_is_translated_per_language(

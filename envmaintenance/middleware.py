@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -136,7 +137,11 @@ class MaintenanceMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         plan = self.plan
         if self.switch is not None:
-            plan = self.follow(await self.switch.acurrent(schedule.clock()))
+            effective = await self.switch.acurrent(schedule.clock())
+            if effective is not plan.effective:
+                # Rendering every language takes tens of milliseconds: not on
+                # the event loop.
+                plan = await asyncio.to_thread(self.follow, effective)
         verdict = self.judge(request, plan)
         if verdict is UNTOUCHED:
             return await self.get_response(request)  # type: ignore[misc, no-any-return]

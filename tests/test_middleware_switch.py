@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -124,11 +125,23 @@ def test_the_page_is_rendered_once_per_change_not_per_request(
 
 
 async def test_the_switch_under_asgi(
-    switch_file: Callable[[str | None], None], async_client: AsyncClient
+    switch_file: Callable[[str | None], None],
+    async_client: AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    renders: list[int] = []
+
+    def recording(config: MaintenanceConfig, language: str) -> str:
+        renders.append(threading.get_ident())
+        return render_page(config, language)
+
     assert (await async_client.get("/async")).status_code == 200
+    monkeypatch.setattr("envmaintenance.responses.render_page", recording)
     switch_file("MAINTENANCE_MODE=1\n")
     assert (await async_client.get("/async")).status_code == 503
+    # The pages of the new state were rendered, and not on the event loop.
+    assert renders
+    assert threading.get_ident() not in renders
 
 
 def test_is_active_answers_what_the_middleware_does(

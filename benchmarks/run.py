@@ -268,21 +268,26 @@ def start_up() -> dict[int, tuple[float, float]]:
     }
 
 
-def pre_rendering() -> dict[str, float]:
+# The site the pre-rendering target is judged on.
+TEN_LANGUAGES_SITE = "ten languages and English"
+
+
+def pre_rendering() -> dict[str, tuple[float, int]]:
     """Seconds to find the languages and render every body in each, in a new
-    process each time (the catalogs load then), by site."""
+    process each time (the catalogs load then), and how many are served, by site."""
     sites = {
         "Django's default LANGUAGES": "envmaintenance 503",
-        "ten languages and English": "envmaintenance 503, ten languages",
+        TEN_LANGUAGES_SITE: "envmaintenance 503, ten languages",
     }
-    samples: dict[str, list[float]] = {}
+    samples: dict[str, list[float]] = {site: [] for site in sites}
+    served: dict[str, int] = {}
     for _ in range(5):
         for site, variant in sites.items():
             env = environment(variant, Path(tempfile.gettempdir()))
             result = run_json([PYTHON, "-m", "benchmarks.startup", "languages"], env)
-            label = f"{site} ({result['languages']} served)"
-            samples.setdefault(label, []).append(float(str(result["seconds"])))
-    return {label: statistics.median(values) for label, values in samples.items()}
+            samples[site].append(float(str(result["seconds"])))
+            served[site] = int(str(result["languages"]))
+    return {site: (statistics.median(v), served[site]) for site, v in samples.items()}
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -383,7 +388,7 @@ class Figures:
     http: dict[Row, tuple[float, float]]
     counted: dict[str, float]
     startup: dict[int, tuple[float, float]]
-    rendering: dict[str, float]
+    rendering: dict[str, tuple[float, int]]
 
 
 @contextlib.contextmanager
@@ -479,12 +484,15 @@ def http_section(http: dict[Row, tuple[float, float]]) -> list[str]:
 
 
 def startup_section(
-    startup: dict[int, tuple[float, float]], rendering: dict[str, float]
+    startup: dict[int, tuple[float, float]], rendering: dict[str, tuple[float, int]]
 ) -> list[str]:
     rows = [
         [f"{n:,}", f"{s * 1000:.1f} ms", f"{m:.1f} MB"] for n, (s, m) in startup.items()
     ]
-    rendered = [[label, f"{s * 1000:.1f} ms"] for label, s in rendering.items()]
+    rendered = [
+        [f"{site} ({served} served)", f"{s * 1000:.1f} ms"]
+        for site, (s, served) in rendering.items()
+    ]
     return [
         "",
         "Start-up: load_config for an allowlist of N blocks that do not merge:",
@@ -519,7 +527,7 @@ def targets_section(figures: Figures) -> list[str]:
     met = "yes" if seconds <= 2 and megabytes <= 50 else "NO"
     load = f"{seconds:.2f} s, {megabytes:.1f} MB"
     rows.append(["config load, 100,000 CIDRs", load, "", "≤ 2 s, ≤ 50 MB", met])
-    eleven = figures.rendering["ten languages and English (11 served)"]
+    eleven, _ = figures.rendering[TEN_LANGUAGES_SITE]
     met = "yes" if eleven <= 0.1 else "NO"
     rendered = f"{eleven * 1000:.0f} ms"
     rows.append(["pre-render, ten languages", rendered, "", "≤ 100 ms", met])

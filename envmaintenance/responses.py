@@ -148,17 +148,18 @@ _CONTENT_TYPES = {
 class UnavailableResponses:
     """Every body in every language, encoded once; a request picks one."""
 
-    __slots__ = ("_by_language", "_choose", "_fallback", "_languages", "_messages")
+    __slots__ = ("_by_language", "_choose", "_languages", "_messages")
 
     def __init__(self, config: MaintenanceConfig, languages: Languages) -> None:
         vary = "Accept, Accept-Language" if languages.negotiated else "Accept"
         self._languages = languages
-        self._messages = {}
+        self._choose = languages.choose if languages.negotiated else None
+        self._messages: dict[str, str] = {}
+        self._by_language: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
         for language in languages.codes:
             with translation.override(language):
                 self._messages[language] = message_for(config, language)
-        self._by_language = {
-            language: {
+            self._by_language[language] = {
                 media_type: (
                     body,
                     {
@@ -173,10 +174,6 @@ class UnavailableResponses:
                 )
                 for media_type, body in render_bodies(config, language).items()
             }
-            for language in languages.codes
-        }
-        self._fallback = self._by_language[languages.fallback]
-        self._choose = languages.choose if languages.negotiated else None
 
     def language(self, request: HttpRequest) -> str:
         """The language served to this request."""
@@ -196,13 +193,9 @@ class UnavailableResponses:
         self, request: HttpRequest, retry_after_seconds: int | None = None
     ) -> HttpResponse:
         """The 503 for this request; a scheduled end overrides Retry-After."""
-        meta = request.META
-        by_media = (
-            self._fallback
-            if self._choose is None
-            else self._by_language[self._choose(meta.get("HTTP_ACCEPT_LANGUAGE", ""))]
-        )
-        body, headers = by_media[preferred_media_type(meta.get("HTTP_ACCEPT", "*/*"))]
+        by_media = self._by_language[self.language(request)]
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        body, headers = by_media[preferred_media_type(accept)]
         if retry_after_seconds is not None:
             headers = {**headers, "Retry-After": str(retry_after_seconds)}
         response = HttpResponse(body, status=503, headers=headers)

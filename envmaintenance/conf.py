@@ -18,7 +18,12 @@ from django.utils.dateparse import parse_datetime
 
 from envmaintenance.client import TrustedProxies
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
-from envmaintenance.paths import PathPrefixes, parse_path_prefix
+from envmaintenance.paths import (
+    PathPrefixes,
+    PathScope,
+    parse_path_prefix,
+    validate_path_prefix,
+)
 from envmaintenance.stores import SwitchLocation, parse_switch_url
 
 logger = logging.getLogger("envmaintenance")
@@ -83,7 +88,7 @@ class MaintenanceConfig:
     # While active, only writes are stopped: GET, HEAD and OPTIONS pass.
     read_only: bool = False
     # When set, maintenance applies only under these prefixes.
-    paths: PathPrefixes = field(default_factory=PathPrefixes)
+    paths: PathScope = field(default_factory=PathScope)
     status_path: str | None = None
     # (language code, message) from MAINTENANCE_MESSAGE_<LANG>, sorted by code.
     messages: tuple[tuple[str, str], ...] = ()
@@ -202,6 +207,11 @@ def parse_path_prefixes(raw: str) -> PathPrefixes:
     return PathPrefixes(parse_path_prefix(entry) for entry in _split(raw))
 
 
+def parse_scope(raw: str) -> PathScope:
+    """Prefixes as written: a trailing slash marks a segment boundary."""
+    return PathScope(validate_path_prefix(entry) for entry in _split(raw))
+
+
 def parse_status_path(raw: str) -> str | None:
     entries = _split(raw)
     if len(entries) > 1:
@@ -244,7 +254,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "switch_interval_seconds": ("MAINTENANCE_SWITCH_INTERVAL", parse_switch_interval),
     "switch_key": ("MAINTENANCE_SWITCH_KEY", parse_switch_key),
     "read_only": ("MAINTENANCE_READ_ONLY", parse_bool),
-    "paths": ("MAINTENANCE_PATHS", parse_path_prefixes),
+    "paths": ("MAINTENANCE_PATHS", parse_scope),
     "status_path": ("MAINTENANCE_STATUS_PATH", parse_status_path),
 }
 

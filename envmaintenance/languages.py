@@ -102,6 +102,13 @@ def served_languages(config: MaintenanceConfig) -> Languages:
     return languages
 
 
+def routed_language_codes() -> tuple[str, ...]:
+    """The codes i18n_patterns may put in front of a path: all of LANGUAGES."""
+    if not settings.USE_I18N:
+        return ()
+    return tuple(code for code, _name in settings.LANGUAGES)
+
+
 def has_catalog(code: str) -> bool:
     """Ours, or the site's in LOCALE_PATHS; gettext also finds de for de-at."""
     if code.lower().split("-")[0] == SOURCE_LANGUAGE:

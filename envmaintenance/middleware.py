@@ -17,7 +17,11 @@ from envmaintenance import schedule
 from envmaintenance.bypass import Bypass
 from envmaintenance.client import ProxiedClient, remote_addr_key
 from envmaintenance.conf import MaintenanceConfig, get_config
-from envmaintenance.languages import Languages, served_languages
+from envmaintenance.languages import (
+    Languages,
+    routed_language_codes,
+    served_languages,
+)
 from envmaintenance.network import format_key
 from envmaintenance.responses import UnavailableResponses, status_response
 from envmaintenance.switch import Effective, Switch, get_switch
@@ -99,7 +103,11 @@ class MaintenanceMiddleware:
         # None when it does not apply (benchmarks/ measures why it matters).
         self.plan = Plan.of(effective, self.languages)
         self.status_path = config.status_path
-        self.in_scope = config.paths.covers if config.paths else None
+        self.in_scope = (
+            config.paths.with_languages(routed_language_codes()).covers
+            if config.paths
+            else None
+        )
         self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
         self.client_key: Callable[[Mapping[str, Any]], int | None] = (
             ProxiedClient(config.trusted_proxies)

@@ -31,6 +31,11 @@ def is_normal_path(path: str) -> bool:
 
 def parse_path_prefix(entry: str) -> str:
     """Validate one configured prefix and return it without a trailing slash."""
+    return validate_path_prefix(entry).rstrip("/") or "/"
+
+
+def validate_path_prefix(entry: str) -> str:
+    """One configured prefix as written, or ValueError saying how to write it."""
     if not entry.startswith("/"):
         raise ValueError(f"{entry!r} is not a path; each must start with '/'")
     if not _PREFIX_SYNTAX.fullmatch(entry):
@@ -43,7 +48,7 @@ def parse_path_prefix(entry: str) -> str:
         raise ValueError(
             f"{entry!r} is not a normalised path; did you mean {normalised!r}?"
         )
-    return entry.rstrip("/") or "/"
+    return entry
 
 
 class PathPrefixes:
@@ -77,11 +82,60 @@ class PathPrefixes:
             path in self._exact or path.startswith(self._prefixes)
         ) and is_normal_path(path)
 
-    def covers(self, path: str) -> bool:
-        """Under a prefix, or not normal: for the maintenance scope, which stops.
 
-        /x/../checkout may reach the checkout view, so it counts as inside.
-        """
-        return (
-            path in self._exact or path.startswith(self._prefixes)
-        ) or not is_normal_path(path)
+class PathScope:
+    """Where maintenance applies (MAINTENANCE_PATHS): a stop, so it fails closed.
+
+    A prefix covers every path that starts with it, segment boundary or not:
+    /api/payments covers /api/payments.json (DRF's format suffixes) and
+    /api/payments;jsessionid=1. A trailing slash marks a boundary: /api/ covers
+    /api and what starts with /api/, not /apiary. A path that is not normal
+    (/x/../checkout) may reach any view, so it is inside; and so is a path under
+    a language prefix the site routes (i18n_patterns: /de/checkout/) whose rest
+    is inside.
+    """
+
+    __slots__ = ("_bare", "_languages", "prefixes")
+
+    def __init__(
+        self, prefixes: Iterable[str] = (), languages: Iterable[str] = ()
+    ) -> None:
+        self.prefixes = tuple(dict.fromkeys(prefixes))
+        # /api/ covers /api itself too.
+        self._bare = frozenset(
+            p[:-1] for p in self.prefixes if p != "/" and p[-1] == "/"
+        )
+        self._languages = frozenset(code.lower() for code in languages)
+
+    def __bool__(self) -> bool:
+        return bool(self.prefixes)
+
+    def __repr__(self) -> str:
+        return f"PathScope({list(self.prefixes)})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PathScope) and (self.prefixes, self._languages) == (
+            other.prefixes,
+            other._languages,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.prefixes)
+
+    def with_languages(self, languages: Iterable[str]) -> PathScope:
+        """The same scope, also judging paths without a leading language code."""
+        return PathScope(self.prefixes, languages)
+
+    def covers(self, path: str) -> bool:
+        if self._starts_inside(path) or not is_normal_path(path):
+            return True
+        if self._languages:
+            # /de/checkout/, /pt-BR/checkout/: i18n_patterns route them to the view
+            # /checkout/ reaches (LocaleMiddleware reads the code in any case).
+            code, slash, rest = path[1:].partition("/")
+            if slash and code.lower() in self._languages:
+                return self._starts_inside("/" + rest)
+        return False
+
+    def _starts_inside(self, path: str) -> bool:
+        return path.startswith(self.prefixes) or path in self._bare

@@ -87,7 +87,7 @@ def test_read_only_outside_the_window_stops_nothing(
     [
         ("/checkout", 503),
         ("/checkout/pay", 503),
-        ("/checkoutx", 200),
+        ("/checkoutx", 503),  # no boundary unless the prefix ends in /
         ("/", 200),
         ("/account/orders", 200),
         # Not normal: it may reach the checkout view, so it counts as inside.
@@ -216,3 +216,68 @@ async def test_partial_maintenance_under_asgi(
 ) -> None:
     maintenance_env(mode="1", paths="/checkout")
     assert (await async_client.get(path)).status_code == status
+
+
+SHOP_LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French")]
+SHOP_LANGUAGES += [("pt-br", "Brazilian Portuguese")]
+ROUTES_TO_A_SCOPED_VIEW = [
+    ("/checkout/", b"checkout"),
+    ("/de/checkout/", b"checkout"),
+    ("/fr/checkout/", b"checkout"),
+    ("/pt-br/checkout/", b"checkout"),
+    ("/api/payments", b"payments"),
+    ("/api/payments.json", b"payments"),
+    ("/api/paymentsX", b"payments"),
+    ("/api/payments;jsessionid=1", b"payments"),
+]
+
+
+@pytest.fixture
+def shop(settings: Any) -> None:
+    """tests.urls_shop, with LocaleMiddleware so i18n_patterns route /de/..."""
+    settings.ROOT_URLCONF = "tests.urls_shop"
+    settings.LANGUAGES = SHOP_LANGUAGES
+    settings.LANGUAGE_CODE = "en"
+    middleware = list(settings.MIDDLEWARE)
+    sessions = middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
+    middleware.insert(sessions + 1, "django.middleware.locale.LocaleMiddleware")
+    settings.MIDDLEWARE = middleware
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(("path", "view"), ROUTES_TO_A_SCOPED_VIEW)
+def test_the_shop_really_routes_these_paths_to_its_views(
+    client: Client, path: str, view: bytes
+) -> None:
+    response = client.get(path)
+    assert (response.status_code, response.content) == (200, view)
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(("path", "view"), ROUTES_TO_A_SCOPED_VIEW)
+def test_every_route_to_a_scoped_view_is_inside_the_scope(
+    maintenance_env: SetEnv, client: Client, path: str, view: bytes
+) -> None:
+    maintenance_env(mode="1", paths="/checkout,/api/payments")
+    assert client.get(path).status_code == 503
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api", 503),
+        ("/api/", 503),
+        ("/api/payments.json", 503),
+        ("/de/api/x", 503),
+        ("/apiary", 200),
+        ("/de/apiary", 200),
+        ("/healthz", 200),
+        ("/deutsch/api/x", 200),  # not a language the site routes
+    ],
+)
+def test_a_trailing_slash_marks_a_boundary(
+    maintenance_env: SetEnv, client: Client, path: str, status: int
+) -> None:
+    maintenance_env(mode="1", paths="/api/")
+    assert client.get(path).status_code == status

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from envmaintenance.paths import PathPrefixes, is_normal_path, parse_path_prefix
+from envmaintenance.paths import (
+    PathPrefixes,
+    PathScope,
+    is_normal_path,
+    parse_path_prefix,
+)
 
 
 @pytest.mark.parametrize(
@@ -127,3 +132,45 @@ def test_empty_exempts_nothing_and_compares_by_prefixes() -> None:
     assert hash(PathPrefixes(["/a"])) == hash(PathPrefixes(["/a"]))
     assert PathPrefixes(["/a"]) != ["/a"]
     assert repr(PathPrefixes(["/a"])) == "PathPrefixes(['/a'])"
+
+
+@pytest.mark.parametrize(
+    ("path", "inside"),
+    [
+        ("/checkout", True),
+        ("/checkout/", True),
+        ("/checkout/pay", True),
+        ("/checkoutX", True),  # a scope fails closed: no boundary unless marked
+        ("/api/payments.json", True),
+        ("/api/payments;jsessionid=1", True),
+        ("/api/paymentsX", True),
+        ("/api", True),  # /api/ covers /api itself
+        ("/api/x", True),
+        ("/apiary", False),
+        ("/de/checkout/", True),  # a language prefix the site routes
+        ("/pt-BR/checkout/", True),
+        ("/DE/api", True),
+        ("/de/apiary", False),
+        ("/nl/checkout/", False),  # not a language of the site
+        ("/de", False),
+        ("/", False),
+        ("/cart", False),
+        ("/x/../checkout", True),  # not normal: may reach any view
+        ("//checkout", True),
+    ],
+)
+def test_a_scope_covers_every_path_that_starts_with_a_prefix(
+    path: str, inside: bool
+) -> None:
+    scope = PathScope(["/checkout", "/api/payments", "/api/"], ["de", "pt-br"])
+    assert scope.covers(path) is inside
+
+
+def test_a_scope_without_languages_judges_the_path_as_it_is() -> None:
+    scope = PathScope(["/checkout"])
+    assert not scope.covers("/de/checkout/")
+    assert scope.with_languages(["de"]).covers("/de/checkout/")
+    assert scope.with_languages(["de"]) != scope
+    assert repr(scope) == "PathScope(['/checkout'])"
+    assert not PathScope()
+    assert PathScope(["/"]).covers("/anything")

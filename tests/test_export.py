@@ -10,9 +10,10 @@ from django.core.management.base import CommandError
 
 from envmaintenance.conf import load_config
 from envmaintenance.export import (
+    EDGE_PREFIX,
     FIXED_RESPONSE_BYTES,
+    NGINX_HTTP,
     export_files,
-    nginx_http,
     nginx_server,
     small_page,
 )
@@ -40,31 +41,58 @@ def test_the_fixed_response_page_speaks_the_site_language() -> None:
     assert '<html lang="ar" dir="rtl">' in small_page(load_config({}), "ar").decode()
 
 
-def test_read_only_and_scope_become_maps() -> None:
+def test_the_edge_makes_no_decision_of_its_own() -> None:
+    """Allowlist, proxies, paths, read-only and window stay the middleware's."""
     config = load_config(
-        {"MAINTENANCE_READ_ONLY": "1", "MAINTENANCE_PATHS": "/checkout /api/orders"}
+        {
+            "MAINTENANCE_MODE": "1",
+            "MAINTENANCE_ALLOWED_IPS": "10.0.0.0/8",
+            "MAINTENANCE_TRUSTED_PROXIES": "unix 10.0.0.0/8",
+            "MAINTENANCE_EXEMPT_PATHS": "/healthz",
+            "MAINTENANCE_PATHS": "/checkout",
+            "MAINTENANCE_READ_ONLY": "1",
+            "MAINTENANCE_STARTS_AT": "2030-01-01T00:00:00Z",
+        }
     )
-    http = nginx_http(config)
-    assert (
-        "map $request_method $maintenance_write {\n    default 1;\n    GET 0;" in http
-    )
-    assert '    "~^/checkout(?:[/?]|$)" 1;\n    "~^/api/orders(?:[/?]|$)" 1;\n' in http
-    assert "map $request_uri $maintenance_exempt {\n    default 0;\n}" in http
+    snippets = NGINX_HTTP + nginx_server(config, Path("/srv/edge"), "de")
+    for decision in ("geo", "real_ip", "10.0.0.0", "healthz", "checkout", "GET"):
+        assert decision not in snippets
+    assert "$request_uri" not in snippets
+    assert "return 503" not in snippets
 
 
-def test_trusted_proxies_become_real_ip_lines() -> None:
-    config = load_config({"MAINTENANCE_TRUSTED_PROXIES": "unix 10.0.0.0/8"})
-    server = nginx_server(config, 600, Path("/srv/maintenance"), "de")
-    assert "set_real_ip_from unix:;\nset_real_ip_from 10.0.0.0/8;\n" in server
-    assert "real_ip_recursive on;" in server
-    assert 'root "/srv/maintenance";' in server
+def test_the_edge_answers_only_for_a_failed_upstream() -> None:
+    server = nginx_server(
+        load_config({"MAINTENANCE_RETRY_AFTER": "600"}), Path("/srv/edge"), "de"
+    )
+    assert "proxy_intercept_errors on;\nerror_page 502 504 =503 $maintenance_body;" in (
+        server
+    )
+    assert f"location ^~ {EDGE_PREFIX} {{\n    internal;" in server
+    assert 'alias "/srv/edge/";' in server
     assert "add_header Retry-After 600 always;" in server
     assert "add_header Content-Language de always;" in server
-    assert "real_ip" not in nginx_server(load_config({}), 600, Path("/x"), "en")
+
+
+def test_the_edge_page_promises_no_end_and_no_reading(tmp_path: Path) -> None:
+    config = load_config(
+        {
+            "MAINTENANCE_MODE": "1",
+            "MAINTENANCE_READ_ONLY": "1",
+            "MAINTENANCE_ENDS_AT": "2030-01-01T00:00:00Z",
+            "MAINTENANCE_MESSAGE": "Upgrading.",
+        }
+    )
+    export_files(config, "en", tmp_path, tmp_path)
+    problem = json.loads((tmp_path / "maintenance.json").read_text())
+    assert problem["detail"] == "Upgrading."
+    assert problem["read_only"] is False
+    assert "ends_at" not in problem
+    assert "2030" not in (tmp_path / "maintenance.html").read_text()
 
 
 def test_export_writes_every_file(tmp_path: Path) -> None:
-    written = export_files(load_config({}), "fr", 60, tmp_path, tmp_path)
+    written = export_files(load_config({}), "fr", tmp_path, tmp_path)
     assert sorted(path.name for path in written) == sorted(
         [
             "maintenance.html",
@@ -80,17 +108,12 @@ def test_export_writes_every_file(tmp_path: Path) -> None:
     assert problem["title"] == "Service indisponible"
 
 
-def test_a_prefix_with_a_semicolon_stays_one_nginx_key() -> None:
-    config = load_config({"MAINTENANCE_EXEMPT_PATHS": "/a;b"})
-    assert '    "~^/a;b(?:[/?]|$)" 1;\n' in nginx_http(config)
-
-
 def test_export_needs_an_absolute_nginx_root(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="must be an absolute path"):
         call_command("maintenance", "export", str(tmp_path), "--nginx-root", "relative")
     out = StringIO()
     call_command("maintenance", "export", str(tmp_path / "edge"), stdout=out)
-    assert f'root "{(tmp_path / "edge").resolve()}";' in (
+    assert f'alias "{(tmp_path / "edge").resolve()}/";' in (
         (tmp_path / "edge" / "nginx-server.conf").read_text()
     )
     assert "nginx-http.conf in nginx's http block" in out.getvalue()

@@ -125,13 +125,18 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def wait_until_ready(server: Server, path: str = "/healthz") -> None:
+def wait_until_ready(
+    server: Server, path: str = "/healthz", *, any_answer: bool = False
+) -> None:
+    """Until ``path`` answers below 500 (or at all, for a proxy whose upstream
+    may be down on purpose)."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited at start-up:\n{server.log_text()}")
         try:
-            if request(server.port, path).status < 500:
+            status = request(server.port, path).status
+            if any_answer or status < 500:
                 return
         except OSError:
             time.sleep(0.1)
@@ -140,7 +145,12 @@ def wait_until_ready(server: Server, path: str = "/healthz") -> None:
 
 
 def launch(
-    command: list[str], port: int | Path, log: Path, env: dict[str, str] | None = None
+    command: list[str],
+    port: int | Path,
+    log: Path,
+    env: dict[str, str] | None = None,
+    *,
+    any_answer: bool = False,
 ) -> Server:
     """Start a server that will listen on ``port``; return once it answers."""
     with log.open("wb") as output:
@@ -148,7 +158,7 @@ def launch(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     server = Server(port, process, log)
-    wait_until_ready(server)
+    wait_until_ready(server, any_answer=any_answer)
     return server
 
 
@@ -235,20 +245,29 @@ def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
 
     start_nginx(port or socket path, http="...", server="...", location="...")
     adds directives to the http block, the server block and the template's
-    location block.
+    location block; read_timeout="1s" replaces the template's proxy_read_timeout.
     """
     nginx = require("nginx", "nginx-light")
     servers: list[Server] = []
 
     def start(
-        upstream: int | Path, *, http: str = "", server: str = "", location: str = ""
+        upstream: int | Path,
+        *,
+        http: str = "",
+        server: str = "",
+        location: str = "",
+        read_timeout: str | None = None,
     ) -> Server:
+
         def on(port: int) -> Server:
             prefix = tmp_path / f"nginx-{port}"
             prefix.mkdir()
-            write_nginx_config(prefix, port, upstream, http, server + "\n", location)
+            write_nginx_config(
+                prefix, port, upstream, http, server + "\n", location, read_timeout
+            )
             command = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-            started = launch(command, port, prefix / "stdout.log")
+            # Up when it answers at all: its upstream may be down on purpose.
+            started = launch(command, port, prefix / "stdout.log", any_answer=True)
             servers.append(started)
             return started
 
@@ -260,7 +279,13 @@ def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
 
 
 def write_nginx_config(
-    prefix: Path, port: int, upstream: int | Path, http: str, server: str, location: str
+    prefix: Path,
+    port: int,
+    upstream: int | Path,
+    http: str,
+    server: str,
+    location: str,
+    read_timeout: str | None = None,
 ) -> None:
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     target = (
@@ -270,6 +295,10 @@ def write_nginx_config(
         UPSTREAM=target, LISTEN_PORT=f"127.0.0.1:{port}"
     )
     site = site.replace("location / {", server + "    location / {\n" + location, 1)
+    if read_timeout is not None:
+        site = site.replace(
+            "proxy_read_timeout 30s;", f"proxy_read_timeout {read_timeout};"
+        )
     temp_paths = "\n".join(
         f"    {name}_temp_path {prefix / name};"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -214,7 +214,9 @@ class Command(BaseCommand):
         off = actions.add_parser("off", help="maintenance off, in every process")
         back = actions.add_parser("env", help="hand control back to the environment")
         export = actions.add_parser(
-            "export", help="write the 503 bodies and nginx snippets for the proxy"
+            "export",
+            help="write the page and nginx snippets the proxy serves when the app "
+            "cannot answer",
         )
         export.add_argument("directory", help="where to write them (created)")
         export.add_argument(
@@ -276,25 +278,24 @@ class Command(BaseCommand):
     def export(
         self, config: MaintenanceConfig, directory: Path, nginx_root: str | None
     ) -> None:
-        """The state in force (environment and switch), as the proxy will serve it."""
-        effective = switch_for(config).effective
-        now = schedule.clock()
-        served = effective.config
+        """The page of the state in force (environment and switch), for the proxy
+        to serve when the app cannot answer."""
+        served = switch_for(config).effective.config
         language = served_languages(served).fallback
-        retry_after = effective.schedule.retry_after_if_blocked(now)
         root = Path(nginx_root) if nginx_root else directory.resolve()
         if not root.is_absolute():
             raise CommandError(f"--nginx-root {nginx_root!r} must be an absolute path")
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            written = export_files(served, language, retry_after, directory, root)
+            written = export_files(served, language, directory, root)
         except OSError as exc:
             raise CommandError(f"cannot write to {directory}: {exc}") from None
         for path in written:
             self.stdout.write(f"wrote {path}")
         self.stdout.write(
             "Include nginx-http.conf in nginx's http block and nginx-server.conf in "
-            "the server block that proxies to the app."
+            "the server block that proxies to the app: nginx then serves the page "
+            "when the app cannot answer, and passes every other answer untouched."
         )
 
     def on_values(self, options: dict[str, Any], now: datetime) -> dict[str, str]:

@@ -24,7 +24,7 @@ from envmaintenance.paths import (
     parse_path_prefix,
     validate_path_prefix,
 )
-from envmaintenance.stores import SwitchLocation, parse_switch_url
+from envmaintenance.stores import SwitchLocation, parse_switch_url, redact_url
 
 logger = logging.getLogger("envmaintenance")
 
@@ -318,14 +318,23 @@ def _read(
     except ValueError as exc:
         problems.append((variable, str(exc)))
     except ImproperlyConfigured:
-        problems.append((variable, _unset_reference(raw)))
+        problems.append((variable, _unset_reference(_shown(variable, raw))))
     except RecursionError:
-        problems.append((variable, f"{raw!r} refers to itself"))
+        problems.append((variable, f"{_shown(variable, raw)} refers to itself"))
 
 
-def _unset_reference(raw: str) -> str:
+def _shown(variable: str, raw: str) -> str:
+    """A raw value as an error may quote it: secrets never are."""
+    if variable == "MAINTENANCE_BYPASS_TOKEN":
+        return "the token"
+    if variable == "MAINTENANCE_SWITCH_URL":
+        return repr(redact_url(raw))
+    return repr(raw)
+
+
+def _unset_reference(shown: str) -> str:
     return (
-        f"{raw!r} refers to a variable that is not set "
+        f"{shown} refers to a variable that is not set "
         f"(a leading $ names a variable; write \\$ for a literal dollar sign)"
     )
 

@@ -34,7 +34,7 @@ class SwitchLocation:
     """A validated MAINTENANCE_SWITCH_URL."""
 
     scheme: str
-    display: str  # the URL without its password: for logs and the command
+    display: str  # redact_url(url): for logs, checks and the command
     url: str = field(repr=False)  # may hold a password
     path: Path | None = None  # for file://
 
@@ -47,13 +47,20 @@ def parse_switch_url(raw: str) -> SwitchLocation | None:
     text = raw.strip()
     if not text:
         return None
+    userinfo = text.partition("//")[2].rpartition("@")[0]
+    if any(character in userinfo for character in "/?#"):
+        # urlsplit would end the host there and find no password at all.
+        raise ValueError(
+            _expected(
+                text,
+                "the user or password holds '/', '?' or '#'; percent-encode them "
+                "(%2F, %3F, %23) or choose a password without them",
+            )
+        )
     try:
         parts = urlsplit(text)
     except ValueError:
-        # Not shown: a URL that does not parse may still hold a password.
-        raise ValueError(
-            f"the value is not a URL; expected one like {_EXAMPLES}"
-        ) from None
+        raise ValueError(_expected(text, "it is not a URL")) from None
     try:
         port = parts.port
     except ValueError:
@@ -67,18 +74,23 @@ def parse_switch_url(raw: str) -> SwitchLocation | None:
     raise ValueError(_expected(text, "the scheme must be file, redis or rediss"))
 
 
+def redact_url(text: str) -> str:
+    """A URL as it may be shown anywhere: whatever stands between // and the
+    last @ (a user and a password, whether they parse or not) and any query
+    (?password=) become ***. Done on the string, so a URL that urlsplit reads
+    wrongly is redacted all the same."""
+    head, slashes, rest = text.partition("//")
+    if not slashes:
+        head, rest = "", text
+    _userinfo, at, host = rest.rpartition("@")
+    if at:
+        rest = "***@" + host
+    path, question, _query = rest.partition("?")
+    return head + slashes + path + ("?***" if question else "")
+
+
 def _expected(text: str, problem: str) -> str:
-    shown = _without_password(text)
-    return f"{shown!r}: {problem}; expected a URL like {_EXAMPLES}"
-
-
-def _without_password(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    user = f"{parts.username}@" if parts.username else ""
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=user + host).geturl()
+    return f"{redact_url(text)!r}: {problem}; expected a URL like {_EXAMPLES}"
 
 
 def _file_location(text: str, host: str, path: str, query: str) -> SwitchLocation:
@@ -108,11 +120,11 @@ def _redis_location(
         raise ValueError(_expected(text, "query parameters are not supported"))
     if find_spec("redis") is None:
         raise ValueError(
-            f"{_without_password(text)!r} needs the Redis client: "
+            f"{redact_url(text)!r} needs the Redis client: "
             f"pip install 'django-envmaintenance[redis]'"
         )
     scheme = urlsplit(text).scheme
-    return SwitchLocation(scheme, _without_password(text), text)
+    return SwitchLocation(scheme, redact_url(text), text)
 
 
 class Store(Protocol):

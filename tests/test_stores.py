@@ -28,8 +28,11 @@ def test_a_file_url(tmp_path: Path) -> None:
     [
         ("redis://redis:6379/0", "redis://redis:6379/0"),
         ("redis://localhost", "redis://localhost"),
-        ("rediss://:s3cret@cache.internal:6380/2", "rediss://cache.internal:6380/2"),
-        ("redis://alice:s3cret@[::1]:6379/0", "redis://alice@[::1]:6379/0"),
+        (
+            "rediss://:s3cret@cache.internal:6380/2",
+            "rediss://***@cache.internal:6380/2",
+        ),
+        ("redis://alice:s3cret@[::1]:6379/0", "redis://***@[::1]:6379/0"),
     ],
 )
 def test_redis_urls_are_shown_without_their_password(url: str, display: str) -> None:

@@ -319,8 +319,11 @@ class RedisServer:
     """redis-server on a loopback port, persistence off, that tests can kill,
     stop (accepts connections, never answers) and start again."""
 
-    def __init__(self, program: str, directory: Path) -> None:
+    def __init__(
+        self, program: str, directory: Path, arguments: tuple[str, ...] = ()
+    ) -> None:
         self.program, self.directory = program, directory
+        self.arguments = arguments  # more of redis-server's options
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -333,17 +336,22 @@ class RedisServer:
         options = ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
         with (self.directory / "redis.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [*command, *options], stdout=log, stderr=subprocess.STDOUT
+                [*command, *options, *self.arguments],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
-        self.client()  # waits until it answers
+        given = dict(zip(self.arguments[::2], self.arguments[1::2], strict=True))
+        self.client(given.get("--requirepass"))  # waits until it answers
 
-    def client(self) -> Any:
+    def client(self, password: str | None = None) -> Any:
         import redis
 
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             try:
-                client = redis.Redis(port=self.port, socket_timeout=2)
+                client = redis.Redis(
+                    port=self.port, socket_timeout=2, password=password
+                )
                 client.ping()
                 return client
             except redis.ConnectionError:

@@ -33,7 +33,7 @@ def test_a_password_is_used_and_never_shown(redis_server: RedisServer) -> None:
     with pytest.raises(StoreError) as info:
         wrong.read()
     assert "wrong-pass" not in str(info.value)
-    assert store.location.display == f"redis://127.0.0.1:{redis_server.port}/0"
+    assert store.location.display == f"redis://***@127.0.0.1:{redis_server.port}/0"
 
 
 def test_a_refused_connection_fails_at_once() -> None:

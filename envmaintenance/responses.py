@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils import translation
@@ -51,11 +51,31 @@ def preferred_media_type(accept: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _negotiate(accept: str) -> str:
     probe = HttpRequest()
-    probe.META["HTTP_ACCEPT"] = accept
+    probe.META["HTTP_ACCEPT"] = _comparable(accept)
     chosen = probe.get_preferred_type(_OFFERED)
     if chosen is None:
         return TEXT
     return PROBLEM_JSON if chosen == "application/json" else chosen
+
+
+def _comparable(accept: str) -> str:
+    """Accept as our offers can match it.
+
+    Django matches a range with parameters only against the same parameters,
+    so "application/json; charset=utf-8" (Spring's default) found no offer:
+    every parameter but q goes. Structured +json types (RFC 6839:
+    application/vnd.api+json, application/*+json) are JSON clients: they get
+    problem+json, which is one.
+    """
+    ranges = []
+    for media_range in accept.split(","):
+        media_type, *parameters = media_range.split(";")
+        media_type = media_type.strip().lower()
+        if media_type.startswith("application/") and media_type.endswith("+json"):
+            media_type = PROBLEM_JSON
+        quality = [p for p in parameters if p.strip().lower().startswith("q=")]
+        ranges.append(";".join([media_type, *quality]))
+    return ",".join(ranges)
 
 
 def humanise_seconds(seconds: int) -> str:
@@ -198,12 +218,20 @@ class UnavailableResponses:
         body, headers = by_media[preferred_media_type(accept)]
         if retry_after_seconds is not None:
             headers = {**headers, "Retry-After": str(retry_after_seconds)}
+        # RFC 9110 §9.3.2: HEAD gets the GET's headers, Content-Length included,
+        # and no body (servers warn about one: gunicorn, for every monitor probe).
+        if request.method == "HEAD":
+            body = b""
         response = HttpResponse(body, status=503, headers=headers)
         # An expected 503 is not a server error: keep it out of django.request.
         # Django has no public switch for this; tests pin it on every Django of
         # the matrix (test_blocked_request_is_not_logged_by_django).
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
+
+
+# The status endpoint reads; OPTIONS is the CORS preflight of a status page.
+STATUS_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def status_response(
@@ -217,26 +245,47 @@ def status_response(
     From memory, for everyone, on or off; never the allowlist or the token. Only
     the message follows the visitor's language; the fields a machine reads do not.
     """
+    if request.method not in STATUS_METHODS:
+        return HttpResponseNotAllowed(STATUS_METHODS, headers=_STATUS_HEADERS)
+    if request.method == "OPTIONS":
+        return HttpResponse(status=204, headers=_PREFLIGHT_HEADERS)
     plan, config = effective.schedule, effective.config
     language = responses.language(request)
     active = plan.is_active(now)
-    body = {
-        "state": plan.describe(now),
-        "active": active,
-        "read_only": config.read_only,
-        "starts_at": None if config.starts_at is None else config.starts_at.isoformat(),
-        "ends_at": None if config.ends_at is None else config.ends_at.isoformat(),
-        "retry_after": plan.retry_after_seconds(now) if active else None,
-        "message": responses.message(language),
-        "source": effective.source,
-    }
+    body = json.dumps(
+        {
+            "state": plan.describe(now),
+            "active": active,
+            "read_only": config.read_only,
+            "starts_at": None
+            if config.starts_at is None
+            else config.starts_at.isoformat(),
+            "ends_at": None if config.ends_at is None else config.ends_at.isoformat(),
+            "retry_after": plan.retry_after_seconds(now) if active else None,
+            "message": responses.message(language),
+            "source": effective.source,
+        },
+        ensure_ascii=False,
+    ).encode()
     headers = {
+        **_STATUS_HEADERS,
         "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
         "Content-Language": language,
-        "Cache-Control": "no-store",
-        # Status pages on other origins read it (no credentials involved).
-        "Access-Control-Allow-Origin": "*",
     }
     if responses.negotiated:
         headers["Vary"] = "Accept-Language"
-    return HttpResponse(json.dumps(body, ensure_ascii=False), headers=headers)
+    return HttpResponse(b"" if request.method == "HEAD" else body, headers=headers)
+
+
+_STATUS_HEADERS = {
+    "Cache-Control": "no-store",
+    # Status pages on other origins read it (no credentials involved).
+    "Access-Control-Allow-Origin": "*",
+}
+_PREFLIGHT_HEADERS = {
+    **_STATUS_HEADERS,
+    "Allow": ", ".join(STATUS_METHODS),
+    "Access-Control-Allow-Methods": ", ".join(STATUS_METHODS),
+    "Access-Control-Max-Age": "86400",
+}

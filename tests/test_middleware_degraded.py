@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpResponse
-from django.test import AsyncClient, Client
+from django.test import AsyncClient, Client, RequestFactory
 
 from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.responses import PROBLEM_TYPE, READ_ONLY_NOTICE
@@ -177,9 +177,9 @@ def test_the_status_endpoint_during_a_window_for_everyone(
     assert TOKEN not in text
 
 
-def test_the_status_endpoint_answers_any_method(maintenance_env: SetEnv) -> None:
+def test_the_status_endpoint_is_one_path(maintenance_env: SetEnv) -> None:
     maintenance_env(mode="1", status_path="/maintenance.json")
-    assert Client().post("/maintenance.json").status_code == 200
+    assert Client().get("/maintenance.json").status_code == 200
     assert Client().get("/maintenance.json/x").status_code == 503
 
 
@@ -281,3 +281,67 @@ def test_a_trailing_slash_marks_a_boundary(
 ) -> None:
     maintenance_env(mode="1", paths="/api/")
     assert client.get(path).status_code == status
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "trace"])
+def test_the_status_endpoint_refuses_what_is_not_a_read(
+    maintenance_env: SetEnv, client: Client, mode: str, method: str
+) -> None:
+    maintenance_env(mode=mode, status_path="/maintenance.json")
+    response = getattr(client, method)("/maintenance.json")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_the_status_endpoint_refuses_webdav(maintenance_env: SetEnv) -> None:
+    maintenance_env(status_path="/maintenance.json")
+    response = Client().generic("PROPFIND", "/maintenance.json")
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+def test_the_status_endpoint_answers_a_cors_preflight(
+    maintenance_env: SetEnv, client: Client, mode: str
+) -> None:
+    maintenance_env(mode=mode, status_path="/maintenance.json")
+    response = client.options(
+        "/maintenance.json",
+        HTTP_ORIGIN="https://status.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+    )
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
+    assert response.content == b""
+
+
+def test_head_answers_of_the_middleware_carry_no_body(
+    maintenance_env: SetEnv, rf: RequestFactory
+) -> None:
+    """The response objects themselves: Django's test client strips HEAD bodies."""
+    maintenance_env(mode="1", status_path="/maintenance.json")
+    middleware = MaintenanceMiddleware(lambda request: HttpResponse("site"))
+    for path in ("/", "/maintenance.json"):
+        get, head = middleware(rf.get(path)), middleware(rf.head(path))
+        assert head.status_code == get.status_code
+        assert head.content == b""  # type: ignore[attr-defined]
+        assert head["Content-Length"] == str(len(get.content)) != "0"  # type: ignore[attr-defined]
+        assert head.headers == get.headers
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json; charset=utf-8",
+        "application/vnd.api+json",
+        "application/*+json",
+    ],
+)
+def test_json_clients_with_parameters_get_problem_json(
+    maintenance_env: SetEnv, client: Client, accept: str
+) -> None:
+    maintenance_env(mode="1")
+    response = client.get("/", HTTP_ACCEPT=accept)
+    assert response["Content-Type"] == "application/problem+json"

@@ -97,6 +97,21 @@ def test_page_renders_without_app_templates(settings: Any) -> None:
         ("text/plain, application/json;q=0.9", TEXT),
         ("image/webp", TEXT),
         ("", TEXT),
+        # Parameters other than q are not a reason to refuse an offer.
+        ("application/json; charset=utf-8", PROBLEM_JSON),
+        ("application/json;charset=UTF-8;q=0.9, text/plain;q=0.1", PROBLEM_JSON),
+        ("text/html; level=1", HTML),
+        ("text/plain; format=flowed; q=1", TEXT),
+        # Structured +json types are JSON clients.
+        ("application/vnd.api+json", PROBLEM_JSON),
+        ("application/*+json", PROBLEM_JSON),
+        ("Application/HAL+JSON; charset=utf-8", PROBLEM_JSON),
+        ("application/problem+json", PROBLEM_JSON),
+        # q=0 still means "not this".
+        ("application/json; q=0, text/plain", TEXT),
+        ("application/vnd.api+json;q=0, text/html;q=0.5", HTML),
+        ("application/json;charset=utf-8;q=0", TEXT),
+        ("application/xml+jsonish", TEXT),
     ],
 )
 def test_preferred_media_type(accept: str, media_type: str) -> None:

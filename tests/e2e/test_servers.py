@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -58,6 +59,39 @@ def test_head_and_post_get_the_503(start_app: Start, kind: str) -> None:
     assert head.body == b""
     post = request(server.port, "/", source="127.0.0.9", method="POST")
     assert post.status == 503
+
+
+def raw_exchange(port: int, head: str) -> bytes:
+    """Every byte the server sends for one request, up to its close."""
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=10, source_address=("127.0.0.9", 0)
+    ) as connection:
+        connection.sendall(head.encode() + b"Connection: close\r\n\r\n")
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+@pytest.mark.parametrize("path", ["/", "/maintenance.json"])
+def test_head_sends_no_body_and_the_gets_length(
+    start_app: Start, kind: str, path: str
+) -> None:
+    server = start_app(kind, mode="1", status_path="/maintenance.json")
+    assert isinstance(server.port, int)
+    request_line = f"{{}} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    get = raw_exchange(server.port, request_line.format("GET"))
+    head = raw_exchange(server.port, request_line.format("HEAD"))
+    get_headers, _, get_body = get.partition(b"\r\n\r\n")
+    head_headers, _, head_body = head.partition(b"\r\n\r\n")
+    assert head_body == b""
+    assert get_body
+    length = f"content-length: {len(get_body)}".encode()
+    assert length in get_headers.lower()
+    assert length in head_headers.lower()
+    assert head_headers.split(b"\r\n")[0] == get_headers.split(b"\r\n")[0]
+    assert "no-body response" not in server.log_text()  # gunicorn's warning
 
 
 def test_bad_configuration_stops_gunicorn_with_a_clear_message(

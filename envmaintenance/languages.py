@@ -27,6 +27,9 @@ SOURCE_LANGUAGE = "en"
 # are judged by their first entries, so the cache holds at most 256 values of at
 # most 256 characters.
 HEADER_LENGTH = 256
+# Browsers send a handful of languages; a hostile header sends dozens of random
+# ones, each an uncached lookup in Django. Only the first few are examined.
+MAX_LANGUAGES_EXAMINED = 8
 
 
 def first_entries(header: str) -> str:
@@ -40,7 +43,7 @@ def first_entries(header: str) -> str:
 class Languages:
     """The languages served, LANGUAGE_CODE first, and the choice for a header."""
 
-    __slots__ = ("_by_generic", "_choose", "_served", "codes", "fallback")
+    __slots__ = ("_by_generic", "_choose", "_match", "_served", "codes", "fallback")
 
     def __init__(self, codes: tuple[str, ...]) -> None:
         self.codes = codes
@@ -52,6 +55,9 @@ class Languages:
         for code in reversed(codes):
             self._by_generic[code.split("-")[0]] = code
         self._choose = functools.lru_cache(maxsize=256)(self._negotiate)
+        # Per tag, misses included: Django caches the variants it finds, not the
+        # LookupError of one it does not (issue: hostile Accept-Language).
+        self._match = functools.lru_cache(maxsize=256)(self._match_tag)
 
     @property
     def negotiated(self) -> bool:
@@ -63,7 +69,8 @@ class Languages:
         return self._choose(first_entries(accept_language))
 
     def _negotiate(self, accept_language: str) -> str:
-        for code, quality in parse_accept_lang_header(accept_language):
+        examined = ",".join(accept_language.split(",")[:MAX_LANGUAGES_EXAMINED])
+        for code, quality in parse_accept_lang_header(examined):
             if code == "*":
                 break
             if quality == 0:  # RFC 9110 §12.4.2: "not acceptable"
@@ -73,16 +80,21 @@ class Languages:
                 return match
         return self.fallback
 
-    def _match(self, code: str) -> str | None:
+    def _match_tag(self, code: str) -> str | None:
         """Django's variant among LANGUAGES (de-at -> de, zh-cn -> zh-hans), if
         served; else a served language of the same family."""
+        generic = code.split("-")[0]
+        if generic not in self._by_generic:
+            # Every variant Django could find shares the tag's family: none of a
+            # family we do not serve is served. Random tags stop here.
+            return None
         try:
             variant = get_supported_language_variant(code).lower()
         except LookupError:
             variant = code
         if variant in self._served:
             return variant
-        return self._by_generic.get(code.split("-")[0])
+        return self._by_generic[generic]
 
 
 def served_languages(config: MaintenanceConfig) -> Languages:

@@ -9,10 +9,12 @@ from typing import Any
 import polib
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 from hypothesis import given
 from hypothesis import strategies as st
 
+from envmaintenance import languages
 from envmaintenance.conf import MaintenanceConfig, load_config
 from envmaintenance.languages import (
     HEADER_LENGTH,
@@ -187,3 +189,29 @@ def test_a_variant_that_is_not_utf8_is_named() -> None:
         load_config({"MAINTENANCE_MESSAGE_DE": undecodable})
     with pytest.raises(ImproperlyConfigured, match=r"MAINTENANCE_MESSAGE: .* UTF-8"):
         load_config({"MAINTENANCE_MESSAGE": undecodable})
+
+
+def test_a_hostile_header_costs_at_most_eight_lookups_once(
+    ten: Languages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the first eight entries are examined, a tag of a family the site does
+    not serve never reaches Django, and a tag seen before is not looked up again."""
+    lookups: list[str] = []
+    real = translation.get_supported_language_variant
+
+    def counted(code: str) -> str:
+        lookups.append(code)
+        return real(code)
+
+    monkeypatch.setattr(languages, "get_supported_language_variant", counted)
+    foreign = [f"x{chr(97 + n % 26)}{chr(97 + n // 26)}-q{n}" for n in range(28)]
+    assert ten.choose(", ".join(foreign)) == "en"
+    assert lookups == []  # no served language is of these families
+    regional = [f"de-x{chr(97 + n % 26)}{chr(97 + n // 26)}" for n in range(28)]
+    assert ten.choose(";q=0.5, ".join(regional)) == "de"
+    assert len(lookups) <= 8
+    lookups.clear()
+    assert ten.choose(", ".join(regional[:3])) == "de"
+    assert lookups == []  # looked up before
+    assert ten.choose(", ".join([*foreign[:8], "ja"])) == "en"  # ninth: unseen
+    assert ten.choose(", ".join([*foreign[:7], "ja"])) == "ja"

@@ -61,13 +61,24 @@ class Plan:
     read_only: bool
 
     @classmethod
-    def of(cls, effective: Effective, languages: Languages) -> Plan:
+    def of(
+        cls, effective: Effective, languages: Languages, *, starting: bool = False
+    ) -> Plan:
         plan, config = effective.schedule, effective.config
+        # Pages only for a state that may stop a request: not per test client
+        # of a site whose maintenance is off. A broken template stops start-up;
+        # once serving, it is logged and the built-in page serves.
+        responses = UnavailableResponses(
+            config,
+            languages,
+            rendered=plan.may_be_active(schedule.clock()),
+            strict=starting,
+        )
         return cls(
             effective,
             None if plan.forced else plan,
             plan.retry_after_seconds if plan.has_end else None,
-            UnavailableResponses(config, languages),
+            responses,
             config.read_only,
         )
 
@@ -101,7 +112,7 @@ class MaintenanceMiddleware:
             markcoroutinefunction(self)
         # What a request needs, decided here: each step is a bound callable, or
         # None when it does not apply (benchmarks/ measures why it matters).
-        self.plan = Plan.of(effective, self.languages)
+        self.plan = Plan.of(effective, self.languages, starting=True)
         self.status_path = config.status_path
         self.in_scope = (
             config.paths.with_languages(routed_language_codes()).covers

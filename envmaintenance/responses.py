@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ from envmaintenance.languages import HEADER_LENGTH, Languages, first_entries, me
 
 if TYPE_CHECKING:
     from envmaintenance.switch import Effective
+
+logger = logging.getLogger("envmaintenance")
 
 TEMPLATE_NAME = "envmaintenance/maintenance.html"
 HTML = "text/html"
@@ -109,8 +112,11 @@ def message_for(config: MaintenanceConfig, language: str) -> str:
     )
 
 
-def render_page(config: MaintenanceConfig, language: str) -> str:
-    """Render the HTML page in a language; a site's own template takes precedence."""
+def render_page(
+    config: MaintenanceConfig, language: str, *, site_template: bool = True
+) -> str:
+    """Render the HTML page in a language; a site's own template takes precedence
+    (unless ``site_template=False``: ours alone, which always renders)."""
     with translation.override(language):
         context = {
             "message": message_for(config, language),
@@ -120,12 +126,14 @@ def render_page(config: MaintenanceConfig, language: str) -> str:
             "read_only": config.read_only,
             "read_only_notice": gettext(READ_ONLY_NOTICE),
         }
+        own = Engine(dirs=[str(_TEMPLATE_DIR)], libraries=_LIBRARIES)
         try:
             try:
+                if not site_template:
+                    raise TemplateDoesNotExist(TEMPLATE_NAME)
                 template = get_template(TEMPLATE_NAME)
             except TemplateDoesNotExist:
                 # The project's TEMPLATES cannot see app templates: use ours.
-                own = Engine(dirs=[str(_TEMPLATE_DIR)], libraries=_LIBRARIES)
                 return own.get_template(TEMPLATE_NAME).render(Context(context))
             return template.render(context)
         except Exception as exc:  # a broken site template is a start-up error
@@ -135,7 +143,9 @@ def render_page(config: MaintenanceConfig, language: str) -> str:
             ) from exc
 
 
-def render_bodies(config: MaintenanceConfig, language: str) -> dict[str, bytes]:
+def render_bodies(
+    config: MaintenanceConfig, language: str, *, site_template: bool = True
+) -> dict[str, bytes]:
     """The HTML, problem+json and plain-text bodies in a language."""
     with translation.override(language):
         message = message_for(config, language)
@@ -152,7 +162,7 @@ def render_bodies(config: MaintenanceConfig, language: str) -> dict[str, bytes]:
     if config.ends_at:
         problem["ends_at"] = config.ends_at.isoformat()
     return {
-        HTML: render_page(config, language).encode(),
+        HTML: render_page(config, language, site_template=site_template).encode(),
         PROBLEM_JSON: json.dumps(problem, ensure_ascii=False).encode(),
         TEXT: f"{detail}\n".encode(),
     }
@@ -166,34 +176,74 @@ _CONTENT_TYPES = {
 
 
 class UnavailableResponses:
-    """Every body in every language, encoded once; a request picks one."""
+    """Every body in every language, encoded once; a request picks one.
 
-    __slots__ = ("_by_language", "_choose", "_languages", "_messages")
+    Rendered up front, unless ``rendered=False``: a state that cannot stop a
+    request renders nothing, so a site's own tests, each with a new client and
+    so a new middleware, neither pay for pages nor see them in
+    ``response.templates``. At start-up (``strict``) a broken site template is an
+    error naming the language; later (a new switch state, a page rendered on
+    demand) it is logged and our own template serves instead: never a 500.
+    """
 
-    def __init__(self, config: MaintenanceConfig, languages: Languages) -> None:
-        vary = "Accept, Accept-Language" if languages.negotiated else "Accept"
+    __slots__ = (
+        "_by_language",
+        "_choose",
+        "_config",
+        "_languages",
+        "_messages",
+        "_strict",
+    )
+
+    def __init__(
+        self,
+        config: MaintenanceConfig,
+        languages: Languages,
+        *,
+        rendered: bool = True,
+        strict: bool = True,
+    ) -> None:
+        self._config = config
+        self._strict = strict
         self._languages = languages
         self._choose = languages.choose if languages.negotiated else None
         self._messages: dict[str, str] = {}
-        self._by_language: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
         for language in languages.codes:
             with translation.override(language):
                 self._messages[language] = message_for(config, language)
-            self._by_language[language] = {
-                media_type: (
-                    body,
-                    {
-                        "Content-Type": _CONTENT_TYPES[media_type],
-                        "Content-Length": str(len(body)),
-                        "Content-Language": language,
-                        # RFC 9110 §10.2.3: delay-seconds.
-                        "Retry-After": str(config.retry_after_seconds),
-                        "Cache-Control": "no-store",
-                        "Vary": vary,
-                    },
-                )
-                for media_type, body in render_bodies(config, language).items()
-            }
+        self._by_language: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
+        if rendered:
+            for language in languages.codes:
+                self._render(language)
+
+    def _render(self, language: str) -> dict[str, tuple[bytes, dict[str, str]]]:
+        config = self._config
+        vary = "Accept, Accept-Language" if self._languages.negotiated else "Accept"
+        by_media = self._by_language[language] = {
+            media_type: (
+                body,
+                {
+                    "Content-Type": _CONTENT_TYPES[media_type],
+                    "Content-Length": str(len(body)),
+                    "Content-Language": language,
+                    # RFC 9110 §10.2.3: delay-seconds.
+                    "Retry-After": str(config.retry_after_seconds),
+                    "Cache-Control": "no-store",
+                    "Vary": vary,
+                },
+            )
+            for media_type, body in self._bodies(language).items()
+        }
+        return by_media
+
+    def _bodies(self, language: str) -> dict[str, bytes]:
+        try:
+            return render_bodies(self._config, language)
+        except ImproperlyConfigured:
+            if self._strict:
+                raise
+            logger.exception("Maintenance: serving the built-in page instead")
+            return render_bodies(self._config, language, site_template=False)
 
     def language(self, request: HttpRequest) -> str:
         """The language served to this request."""
@@ -213,7 +263,11 @@ class UnavailableResponses:
         self, request: HttpRequest, retry_after_seconds: int | None = None
     ) -> HttpResponse:
         """The 503 for this request; a scheduled end overrides Retry-After."""
-        by_media = self._by_language[self.language(request)]
+        language = self.language(request)
+        try:
+            by_media = self._by_language[language]
+        except KeyError:  # not rendered up front
+            by_media = self._render(language)
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         body, headers = by_media[preferred_media_type(accept)]
         if retry_after_seconds is not None:

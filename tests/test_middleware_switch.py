@@ -106,22 +106,22 @@ def test_the_page_is_rendered_once_per_change_not_per_request(
 ) -> None:
     renders: list[str] = []
 
-    def counting(config: MaintenanceConfig, language: str) -> str:
+    def counting(config: MaintenanceConfig, language: str, **options: bool) -> str:
         renders.append(config.message)
-        return render_page(config, language)
+        return render_page(config, language, **options)
 
     monkeypatch.setattr("envmaintenance.responses.render_page", counting)
-    client.get("/")  # the chain starts: one render of the environment's page
+    client.get("/")  # the chain starts: the environment's state (off) renders none
     switch_file("MAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=First\n")
     for _ in range(20):
         assert b"First" in client.get("/").content
     switch_file("MAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=Second\n")
     for _ in range(20):
         assert b"Second" in client.get("/").content
-    # Once per language served, for each of the three states.
+    # Once per language served, for each of the two states that stop requests.
     languages = len(served_languages(MaintenanceConfig()).codes)
     assert [renders.count(text) for text in ("First", "Second")] == [languages] * 2
-    assert len(renders) == 3 * languages
+    assert len(renders) == 2 * languages
 
 
 async def test_the_switch_under_asgi(
@@ -131,9 +131,9 @@ async def test_the_switch_under_asgi(
 ) -> None:
     renders: list[int] = []
 
-    def recording(config: MaintenanceConfig, language: str) -> str:
+    def recording(config: MaintenanceConfig, language: str, **options: bool) -> str:
         renders.append(threading.get_ident())
-        return render_page(config, language)
+        return render_page(config, language, **options)
 
     assert (await async_client.get("/async")).status_code == 200
     monkeypatch.setattr("envmaintenance.responses.render_page", recording)

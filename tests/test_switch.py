@@ -224,26 +224,24 @@ def test_a_hanging_store_costs_the_reading_request_the_timeout_only() -> None:
     assert "did not answer within 0.25 s" in (switch.trouble or "")
 
 
-async def test_async_reads_happen_off_the_event_loop() -> None:
-    store = ScriptedStore(ON)
-    switch = Switch(ENVIRONMENT, store, interval=2)
+async def test_async_reads_happen_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The read waits on a gate that only a coroutine on the event loop opens: it
+    succeeds only if the loop kept running while the read waited. A blocked loop
+    would open it too late (after the read gave up), whatever the machine's load."""
+    monkeypatch.setattr(switch_module, "READ_TIMEOUT_SECONDS", 5)  # < the gate's 10
+    store = ScriptedStore(ON, OFF)
+    switch = Switch(ENVIRONMENT, store, interval=2)  # reads ON at start-up
     gate = store.gate = threading.Event()
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while not gate.is_set():
-            ticks += 1
-            await asyncio.sleep(0.01)
 
     async def release() -> None:
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0)
         gate.set()
 
-    ticking = asyncio.create_task(tick())
-    await asyncio.gather(switch.acurrent(switch.next_read), release())
-    await ticking
-    assert ticks >= 5  # the loop kept running while the read waited
+    effective, _ = await asyncio.gather(switch.acurrent(switch.next_read), release())
+    assert switch.trouble is None
+    assert not effective.schedule.is_active(0)  # the gated read's OFF, in force
 
 
 def test_the_file_store_sees_a_kubernetes_style_symlink_swap(tmp_path: Path) -> None:

@@ -48,6 +48,10 @@ def test_partial_maintenance_stops_only_its_paths(
     nginx = behind_nginx(start_app, start_nginx, mode="1", paths="/pages")
     assert request(nginx.port, "/pages/checkout", source=BLOCKED).status == 503
     assert request(nginx.port, "/x/../pages/checkout", source=BLOCKED).status == 503
+    # A scope fails closed: what starts with the prefix, however it is spelled,
+    # and under a language prefix of the site's LANGUAGES.
+    for path in ("/pagesX", "/pages.json", "/%70ages/x", "/de/pages/x", "/pt-br/pages"):
+        assert request(nginx.port, path, source=BLOCKED).status == 503, path
     assert request(nginx.port, "/", source=BLOCKED).status == 200
     assert request(nginx.port, "/contact", source=BLOCKED).status == 200
 
@@ -65,6 +69,12 @@ def test_the_status_endpoint_through_nginx(
     body = json.loads(response.body)
     assert (body["state"], body["active"], body["retry_after"]) == ("on", True, 600)
     assert ALLOWED not in response.body.decode()
+    for method in ("POST", "DELETE", "PROPFIND"):
+        refused = request(
+            nginx.port, "/maintenance.json", source=BLOCKED, method=method
+        )
+        assert refused.status == 405
+        assert refused.headers["allow"] == "GET, HEAD, OPTIONS"
     off = behind_nginx(
         start_app, start_nginx, mode="0", status_path="/maintenance.json"
     )

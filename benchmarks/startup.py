@@ -60,7 +60,7 @@ def pre_render() -> None:
     config = get_config()
     started = time.perf_counter()
     languages = served_languages(config)
-    UnavailableResponses(config, languages)
+    UnavailableResponses(config, config.environment, languages)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "languages": len(languages.codes)}))
 

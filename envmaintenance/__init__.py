@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from envmaintenance.schedule import MaintenanceState
+    from envmaintenance.schedule import State
 
 
 def is_active() -> bool:
     """Whether maintenance is active now, exactly as the middleware judges it
     (environment, window, runtime switch), for Celery tasks and cron jobs."""
-    return current_state().active
-
-
-def current_state() -> MaintenanceState:
-    """The state in force: active, upcoming, starts_at, ends_at, source."""
     from envmaintenance import schedule
-    from envmaintenance.switch import get_switch
 
-    now = schedule.clock()
-    return get_switch().current(now).state(now)
+    return current_state().is_active(schedule.clock())
+
+
+def current_state() -> State:
+    """The state in force: ``.active``, ``.upcoming``, ``.starts_at``,
+    ``.ends_at``, ``.read_only``, ``.message``, ``.source``."""
+    from envmaintenance.switch import state_in_force
+
+    return state_in_force()

@@ -12,8 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from envmaintenance import schedule
 from envmaintenance.conf import (
+    Config,
     ConfigError,
-    MaintenanceConfig,
     describe_unknown,
     get_config,
     unknown_variables,
@@ -121,7 +121,10 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
             Error(f"{name}: {text}", id=ERROR_IDS.get(name, MESSAGE_VARIANT_ERROR_ID))
             for name, text in exc.problems
         ]
-    ends_alone = config.ends_at and not (config.enabled or config.starts_at)
+    environment = config.environment
+    ends_alone = environment.ends_at and not (
+        environment.enabled or environment.starts_at
+    )
     return [
         *([W001] if config.allowed_networks.covers_everything() else []),
         *_proxy_warnings(config),
@@ -133,11 +136,11 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
-def _window_warnings(config: MaintenanceConfig) -> list[CheckMessage]:
-    plan, now = schedule.Schedule(config), schedule.clock()
-    if config.enabled and plan.is_upcoming(now):
+def _window_warnings(config: Config) -> list[CheckMessage]:
+    state, now = config.environment, schedule.clock()
+    if state.enabled and state.is_upcoming(now):
         return [W009]
-    window_over = config.starts_at and not plan.may_be_active(now)
+    window_over = state.starts_at and not state.may_be_active(now)
     return [W010] if window_over else []
 
 
@@ -152,7 +155,7 @@ def _unknown_variable_warnings() -> list[CheckMessage]:
     ]
 
 
-def _page_errors(config: MaintenanceConfig) -> list[CheckMessage]:
+def _page_errors(config: Config) -> list[CheckMessage]:
     """The page renders in every language served, each message variant is in one."""
     try:
         languages = served_languages(config)
@@ -163,13 +166,13 @@ def _page_errors(config: MaintenanceConfig) -> list[CheckMessage]:
         ]
     try:
         for language in languages.codes:
-            render_page(config, language)
+            render_page(config, config.environment, language)
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id=TEMPLATE_ERROR_ID)]
     return []
 
 
-def _proxy_warnings(config: MaintenanceConfig) -> list[CheckMessage]:
+def _proxy_warnings(config: Config) -> list[CheckMessage]:
     proxies = config.trusted_proxies.networks
     if proxies.covers_everything():
         return [W005]

@@ -24,25 +24,14 @@ from envmaintenance.paths import (
     parse_path_prefix,
     validate_path_prefix,
 )
+from envmaintenance.schedule import DEFAULT_MESSAGE, MAX_RETRY_AFTER_SECONDS, State
 from envmaintenance.stores import SwitchLocation, parse_switch_url, redact_url
 
 logger = logging.getLogger("envmaintenance")
 
 
-def gettext_noop(text: str) -> str:
-    """Marks text for makemessages. Django's own needs settings, and this module
-    is imported without them (scripts/demo)."""
-    return text
-
-
 PREFIX = "MAINTENANCE_"
-# Shown in the visitor's language when MAINTENANCE_MESSAGE is not set.
-DEFAULT_MESSAGE = gettext_noop(
-    "We are carrying out planned maintenance and will be back shortly."
-)
 DEFAULT_RETRY_AFTER_SECONDS = 3600
-# A week: search engines start dropping pages that answer 503 for longer.
-MAX_RETRY_AFTER_SECONDS = 604_800
 DEFAULT_BYPASS_MAX_AGE_SECONDS = 12 * 3600
 MAX_BYPASS_MAX_AGE_SECONDS = 30 * 86400
 MIN_BYPASS_TOKEN_LENGTH = 16
@@ -68,30 +57,31 @@ _TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 @dataclass(frozen=True)
-class MaintenanceConfig:
-    """Everything the middleware needs, validated; built once per process."""
+class Config:
+    """What is fixed for the life of a process, validated: who gets in, where
+    maintenance applies, how the 503 reads, where the switch lives, and the state
+    the environment declares (the switch, when configured, may override it)."""
 
-    enabled: bool = False
+    environment: State = field(default_factory=State)
     allowed_networks: NetworkSet = field(default_factory=NetworkSet)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
     exempt_paths: PathPrefixes = field(default_factory=PathPrefixes)
-    message: str = DEFAULT_MESSAGE
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    # Error reports print the config: the secret stays out of its repr.
+    # Error reports print the settings: the secret stays out of their repr.
     bypass_token: str | None = field(default=None, repr=False)
     bypass_max_age_seconds: int = DEFAULT_BYPASS_MAX_AGE_SECONDS
     switch: SwitchLocation | None = None
     switch_interval_seconds: int = DEFAULT_SWITCH_INTERVAL_SECONDS
     switch_key: str = DEFAULT_SWITCH_KEY
-    # While active, only writes are stopped: GET, HEAD and OPTIONS pass.
-    read_only: bool = False
     # When set, maintenance applies only under these prefixes.
     paths: PathScope = field(default_factory=PathScope)
     status_path: str | None = None
     # (language code, message) from MAINTENANCE_MESSAGE_<LANG>, sorted by code.
     messages: tuple[tuple[str, str], ...] = ()
+
+
+# Fields of the State the environment declares; the switch may set the same.
+STATE_FIELDS = ("enabled", "starts_at", "ends_at", "message", "read_only")
 
 
 class ConfigError(ImproperlyConfigured):
@@ -259,7 +249,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
+def load_config(environ_map: Mapping[str, str]) -> Config:
     """Parse every MAINTENANCE_* variable; raise ConfigError listing all problems."""
     env = environ.Env()
     env.ENVIRON = environ_map
@@ -281,7 +271,8 @@ def load_config(environ_map: Mapping[str, str]) -> MaintenanceConfig:
         )
     if problems:
         raise ConfigError(problems)
-    return MaintenanceConfig(**values)
+    state = State(**{name: values.pop(name) for name in STATE_FIELDS if name in values})
+    return Config(environment=state, **values)
 
 
 def _read_message_variants(
@@ -369,7 +360,7 @@ def describe_unknown(name: str, closest: str | None) -> str:
 
 
 @functools.cache
-def get_config() -> MaintenanceConfig:
+def get_config() -> Config:
     """The process-wide config, read from os.environ on first use."""
     config = load_config(os.environ)
     unknown = unknown_variables(os.environ)

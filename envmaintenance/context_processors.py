@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from envmaintenance import schedule
-from envmaintenance.switch import get_switch
+from envmaintenance.schedule import State
+from envmaintenance.switch import state_in_force
 
 
-def maintenance(request: HttpRequest) -> dict[str, schedule.MaintenanceState]:
-    """``maintenance``: .active, .upcoming, .starts_at and .ends_at, as in force
-    (the environment, or the runtime switch when one is configured)."""
-    now = schedule.clock()
-    return {"maintenance": get_switch().current(now).state(now)}
+def maintenance(request: HttpRequest) -> dict[str, State]:
+    """``maintenance``: .active, .upcoming, .starts_at, .ends_at and .read_only,
+    as in force (the environment, or the runtime switch when one is configured)."""
+    return {"maintenance": state_in_force()}

@@ -3,7 +3,6 @@ so the proxy in front can answer for the app when the app cannot start."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from html import escape
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from django.utils import translation
 from django.utils.translation import gettext
 
-from envmaintenance.conf import MaintenanceConfig
+from envmaintenance.conf import Config
 from envmaintenance.responses import (
     HTML,
     PROBLEM_JSON,
@@ -19,6 +18,7 @@ from envmaintenance.responses import (
     message_for,
     render_bodies,
 )
+from envmaintenance.schedule import State
 
 # AWS load balancers' fixed responses hold at most 1024 bytes.
 FIXED_RESPONSE_BYTES = 1024
@@ -31,15 +31,15 @@ _SMALL_PAGE = (
 )
 
 
-def small_page(config: MaintenanceConfig, language: str) -> bytes:
+def small_page(config: Config, state: State, language: str) -> bytes:
     """The page in at most FIXED_RESPONSE_BYTES, the message shortened if need be."""
     with translation.override(language):
         title = (
             gettext("Read-only for maintenance")
-            if config.read_only
+            if state.read_only
             else gettext("Down for maintenance")
         )
-        message = escape(message_for(config, language))
+        message = escape(message_for(config, state, language))
         page = functools.partial(
             _SMALL_PAGE.format,
             language=language,
@@ -63,17 +63,21 @@ EDGE_PREFIX = "/.envmaintenance-edge/"
 UPSTREAM_FAILURES = "502 504"
 
 
-def edge_config(config: MaintenanceConfig) -> MaintenanceConfig:
+def edge_state(state: State) -> State:
     """What the edge serves: the message, no window and no read-only notice.
 
     The edge answers only when the app cannot, so nothing is readable and no
     end can be promised; Retry-After is the configured delay.
     """
-    return dataclasses.replace(config, starts_at=None, ends_at=None, read_only=False)
+    return State(enabled=True, message=state.message, source=state.source)
 
 
 def export_files(
-    config: MaintenanceConfig, language: str, directory: Path, served_from: Path
+    config: Config,
+    state: State,
+    language: str,
+    directory: Path,
+    served_from: Path,
 ) -> list[Path]:
     """Write the bodies and the two nginx snippets; return the paths written.
 
@@ -81,15 +85,15 @@ def export_files(
     ``served_from`` is where nginx will find the files (the same directory, or
     where they are copied into the proxy's image or volume).
     """
-    edge = edge_config(config)
-    bodies = render_bodies(edge, language)
+    edge = edge_state(state)
+    bodies = render_bodies(config, edge, language)
     files = {
         "maintenance.html": bodies[HTML],
         "maintenance.json": bodies[PROBLEM_JSON],
         "maintenance.txt": bodies[TEXT],
-        "maintenance-fixed-response.html": small_page(edge, language),
+        "maintenance-fixed-response.html": small_page(config, edge, language),
         "nginx-http.conf": NGINX_HTTP.encode(),
-        "nginx-server.conf": nginx_server(edge, served_from, language).encode(),
+        "nginx-server.conf": nginx_server(config, served_from, language).encode(),
     }
     for name, content in files.items():
         (directory / name).write_bytes(content)
@@ -108,7 +112,7 @@ NGINX_HTTP = (
 )
 
 
-def nginx_server(config: MaintenanceConfig, root: Path, language: str) -> str:
+def nginx_server(config: Config, root: Path, language: str) -> str:
     """For the server block: the 503 page when the app cannot answer, and
     nothing else. Who may pass is the middleware's decision alone."""
     return (

@@ -18,7 +18,7 @@ from django.utils.translation import get_supported_language_variant, to_locale
 # of the matrix.
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from envmaintenance.conf import ConfigError, MaintenanceConfig
+from envmaintenance.conf import Config, ConfigError
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 # The language the package's strings are written in: it needs no catalog.
@@ -97,7 +97,7 @@ class Languages:
         return self._by_generic[generic]
 
 
-def served_languages(config: MaintenanceConfig) -> Languages:
+def served_languages(config: Config) -> Languages:
     """LANGUAGE_CODE, then each of LANGUAGES with a catalog (ours or the site's).
 
     Without USE_I18N, LANGUAGE_CODE alone, as Django itself does. A message
@@ -130,15 +130,13 @@ def has_catalog(code: str) -> bool:
     return any(gettext.find("django", str(path), [locale]) for path in directories)
 
 
-def message_in(config: MaintenanceConfig, language: str) -> str | None:
+def message_in(config: Config, language: str) -> str | None:
     """MAINTENANCE_MESSAGE_<LANG> for this language or its generic one, if set."""
     variants = dict(config.messages)
     return variants.get(language) or variants.get(language.split("-")[0])
 
 
-def unserved_variants(
-    config: MaintenanceConfig, languages: Languages
-) -> list[tuple[str, str]]:
+def unserved_variants(config: Config, languages: Languages) -> list[tuple[str, str]]:
     """(variable, problem) for each message in a language the site does not serve."""
     generic = {code.split("-")[0] for code in languages.codes}
     return [

@@ -6,7 +6,6 @@ import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -16,15 +15,15 @@ from django.utils.cache import patch_cache_control
 from envmaintenance import schedule
 from envmaintenance.bypass import Bypass
 from envmaintenance.client import ProxiedClient, remote_addr_key
-from envmaintenance.conf import MaintenanceConfig, get_config
+from envmaintenance.conf import Config, get_config
 from envmaintenance.languages import (
-    Languages,
     routed_language_codes,
     served_languages,
 )
 from envmaintenance.network import format_key
 from envmaintenance.responses import UnavailableResponses, status_response
-from envmaintenance.switch import Effective, Switch, get_switch
+from envmaintenance.schedule import State
+from envmaintenance.switch import Switch, get_switch
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -50,39 +49,6 @@ UNTOUCHED, PRIVATE = Pass.UNTOUCHED, Pass.PRIVATE
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a request needs from the state in force, decided once per change."""
-
-    effective: Effective
-    window: schedule.Schedule | None  # None: forced on, no clock needed
-    retry_after: Callable[[float], int] | None  # None: the configured delay
-    responses: UnavailableResponses
-    read_only: bool
-
-    @classmethod
-    def of(
-        cls, effective: Effective, languages: Languages, *, starting: bool = False
-    ) -> Plan:
-        plan, config = effective.schedule, effective.config
-        # Pages only for a state that may stop a request: not per test client
-        # of a site whose maintenance is off. A broken template stops start-up;
-        # once serving, it is logged and the built-in page serves.
-        responses = UnavailableResponses(
-            config,
-            languages,
-            rendered=plan.may_be_active(schedule.clock()),
-            strict=starting,
-        )
-        return cls(
-            effective,
-            None if plan.forced else plan,
-            plan.retry_after_seconds if plan.has_end else None,
-            responses,
-            config.read_only,
-        )
-
-
 class MaintenanceMiddleware:
     """Sync and async capable; removes itself when maintenance cannot happen."""
 
@@ -91,19 +57,15 @@ class MaintenanceMiddleware:
 
     def __init__(self, get_response: GetResponse | AsyncGetResponse) -> None:
         config = get_config()
-        # Settings and environment agree, or start-up stops here, on or off.
+        # Config and environment agree, or start-up stops here, on or off.
         self.languages = served_languages(config)
         now = schedule.clock()
         # Without a switch, the environment is all there is: a process that can
         # never see maintenance drops the middleware. With one, it may come.
         self.switch: Switch | None = get_switch() if config.switch else None
-        effective = (
-            self.switch.current(now)
-            if self.switch
-            else Effective(config, schedule.Schedule(config))
-        )
+        state = self.switch.state if self.switch else config.environment
         # Nothing can become active: only a status path keeps the middleware.
-        self.idle = self.switch is None and not effective.schedule.may_be_active(now)
+        self.idle = self.switch is None and not state.may_be_active(now)
         if self.idle and config.status_path is None:
             raise MiddlewareNotUsed("maintenance is off and none is scheduled")
         self.get_response = get_response
@@ -112,7 +74,8 @@ class MaintenanceMiddleware:
             markcoroutinefunction(self)
         # What a request needs, decided here: each step is a bound callable, or
         # None when it does not apply (benchmarks/ measures why it matters).
-        self.plan = Plan.of(effective, self.languages, starting=True)
+        self.responses = self.answers_for(state, starting=True)
+        self.retry_after_default = config.retry_after_seconds
         self.status_path = config.status_path
         self.in_scope = (
             config.paths.with_languages(routed_language_codes()).covers
@@ -133,20 +96,21 @@ class MaintenanceMiddleware:
             if config.bypass_token
             else None
         )
-        log_start_up(effective, now, self.switch)
+        log_start_up(config, state, now, self.switch)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self.async_mode:
             return self.__acall__(request)  # type: ignore[return-value]
         if self.idle:  # one comparison: the status path, or the site untouched
             if request.path_info == self.status_path:
-                plan = self.plan
-                return status_response(
-                    plan.effective, schedule.clock(), request, plan.responses
-                )
+                return status_response(self.responses, schedule.clock(), request)
             return self.get_response(request)  # type: ignore[return-value]
-        plan = self.plan if self.switch is None else self.follow_switch()
-        verdict = self.judge(request, plan)
+        responses = self.responses
+        if self.switch is not None:
+            state = self.switch.current(schedule.clock())
+            if state is not responses.state:
+                responses = self.follow(state)
+        verdict = self.judge(request, responses)
         if verdict is UNTOUCHED:
             return self.get_response(request)  # type: ignore[return-value]
         if verdict is PRIVATE:
@@ -154,46 +118,57 @@ class MaintenanceMiddleware:
         return verdict  # type: ignore[return-value]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        plan = self.plan
+        responses = self.responses
         if self.switch is not None:
-            effective = await self.switch.acurrent(schedule.clock())
-            if effective is not plan.effective:
+            state = await self.switch.acurrent(schedule.clock())
+            if state is not responses.state:
                 # Rendering every language takes tens of milliseconds: not on
                 # the event loop.
-                plan = await asyncio.to_thread(self.follow, effective)
-        verdict = self.judge(request, plan)
+                responses = await asyncio.to_thread(self.follow, state)
+        verdict = self.judge(request, responses)
         if verdict is UNTOUCHED:
             return await self.get_response(request)  # type: ignore[misc, no-any-return]
         if verdict is PRIVATE:
             return keep_private(await self.get_response(request))  # type: ignore[misc]
         return verdict  # type: ignore[return-value]
 
-    def follow_switch(self) -> Plan:
-        """The plan for the switch's state, read first if the interval is over."""
-        assert self.switch is not None
-        return self.follow(self.switch.current(schedule.clock()))
+    def answers_for(
+        self, state: State, *, starting: bool = False
+    ) -> UnavailableResponses:
+        """The 503s of a state, rendered once. Pages only for a state that may
+        stop a request: not per test client of a site whose maintenance is off.
+        A broken template stops start-up; once serving, it is logged and the
+        built-in page serves."""
+        return UnavailableResponses(
+            get_config(),
+            state,
+            self.languages,
+            rendered=state.may_be_active(schedule.clock()),
+            strict=starting,
+        )
 
-    def follow(self, effective: Effective) -> Plan:
-        """The plan for a state of the switch; the page is rendered once per change."""
-        plan = self.plan
-        if plan.effective is not effective:
-            plan = self.plan = Plan.of(effective, self.languages)
-        return plan
+    def follow(self, state: State) -> UnavailableResponses:
+        """The answers for a new state of the switch; rendered once per change."""
+        responses = self.responses
+        if responses.state is not state:
+            responses = self.responses = self.answers_for(state)
+        return responses
 
-    def judge(self, request: HttpRequest, plan: Plan) -> Pass | HttpResponseBase:
+    def judge(
+        self, request: HttpRequest, responses: UnavailableResponses
+    ) -> Pass | HttpResponseBase:
         """How the request goes on, or the answer for one maintenance stops."""
         path = request.path_info
         if path == self.status_path:
-            return status_response(
-                plan.effective, schedule.clock(), request, plan.responses
-            )
-        if plan.window is not None and not plan.window.is_active(schedule.clock()):
+            return status_response(responses, schedule.clock(), request)
+        state = responses.state
+        if not state.enabled and not state.is_active(schedule.clock()):
             return UNTOUCHED
         if self.in_scope is not None and not self.in_scope(path):
             return UNTOUCHED
         if self.is_exempt is not None and self.is_exempt(path):
             return UNTOUCHED
-        if plan.read_only and request.method in READS:
+        if state.read_only and request.method in READS:
             if self.bypass is None:
                 return UNTOUCHED
             return self.read_during_read_only(request)
@@ -217,9 +192,11 @@ class MaintenanceMiddleware:
                 "an unknown address" if client is None else format_key(client),
             )
         retry_after = (
-            None if plan.retry_after is None else plan.retry_after(schedule.clock())
+            state.retry_after_seconds(schedule.clock(), self.retry_after_default)
+            if state.has_end
+            else None
         )
-        return plan.responses.build(request, retry_after)
+        return responses.build(request, retry_after)
 
     def read_during_read_only(self, request: HttpRequest) -> Pass | HttpResponseBase:
         """Reads pass for everyone; a bypass link still trades for its cookie, so
@@ -253,29 +230,28 @@ def keep_private(response: HttpResponseBase) -> HttpResponseBase:
     return response
 
 
-def log_start_up(effective: Effective, now: float, switch: Switch | None) -> None:
+def log_start_up(
+    config: Config, state: State, now: float, switch: Switch | None
+) -> None:
     """One line per process: what it believes, for whoever reads the logs."""
-    config = effective.config
     following = (
         ""
         if switch is None
         else f"; following the switch at {switch.display} every {switch.interval} s"
-        f" (in force: the {effective.source})"
+        f" (in force: the {state.source})"
     )
+    window = state.window()
+    retry_after = config.retry_after_seconds
+    if state.is_active(now):
+        retry_after = state.retry_after_seconds(now, retry_after)
     logger.info(
         "Maintenance %s: %d allowed networks, %d trusted proxies, %d exempt paths, "
         "Retry-After %d s%s%s",
-        effective.schedule.describe(now),
+        state.describe(now),
         len(config.allowed_networks),
         len(config.trusted_proxies.entries()),
         len(config.exempt_paths.prefixes),
-        effective.schedule.retry_after_if_blocked(now),
-        _window_text(config),
+        retry_after,
+        f", window {window}" if window else "",
         following,
     )
-
-
-def _window_text(config: MaintenanceConfig) -> str:
-    if config.starts_at is None and config.ends_at is None:
-        return ""
-    return f", window {schedule.describe_window(config)}"

@@ -7,7 +7,6 @@ import functools
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -16,11 +15,9 @@ from django.template.loader import get_template
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
 
-from envmaintenance.conf import DEFAULT_MESSAGE, MaintenanceConfig, gettext_noop
+from envmaintenance.conf import Config
 from envmaintenance.languages import HEADER_LENGTH, Languages, first_entries, message_in
-
-if TYPE_CHECKING:
-    from envmaintenance.switch import Effective
+from envmaintenance.schedule import DEFAULT_MESSAGE, State, gettext_noop
 
 logger = logging.getLogger("envmaintenance")
 
@@ -99,31 +96,29 @@ def humanise_seconds(seconds: int) -> str:
     }
 
 
-def message_for(config: MaintenanceConfig, language: str) -> str:
+def message_for(config: Config, state: State, language: str) -> str:
     """The message in a language: its own variant, the default translated, or
-    MAINTENANCE_MESSAGE as written. Call with the language active."""
+    the state's message as written. Call with the language active."""
     variant = message_in(config, language)
     if variant is not None:
         return variant
     return (
-        gettext(DEFAULT_MESSAGE)
-        if config.message == DEFAULT_MESSAGE
-        else config.message
+        gettext(DEFAULT_MESSAGE) if state.message == DEFAULT_MESSAGE else state.message
     )
 
 
 def render_page(
-    config: MaintenanceConfig, language: str, *, site_template: bool = True
+    config: Config, state: State, language: str, *, site_template: bool = True
 ) -> str:
     """Render the HTML page in a language; a site's own template takes precedence
     (unless ``site_template=False``: ours alone, which always renders)."""
     with translation.override(language):
         context = {
-            "message": message_for(config, language),
+            "message": message_for(config, state, language),
             "retry_after": config.retry_after_seconds,
             "retry_after_text": humanise_seconds(config.retry_after_seconds),
-            "ends_at": config.ends_at,
-            "read_only": config.read_only,
+            "ends_at": state.ends_at,
+            "read_only": state.read_only,
             "read_only_notice": gettext(READ_ONLY_NOTICE),
         }
         own = Engine(dirs=[str(_TEMPLATE_DIR)], libraries=_LIBRARIES)
@@ -144,25 +139,27 @@ def render_page(
 
 
 def render_bodies(
-    config: MaintenanceConfig, language: str, *, site_template: bool = True
+    config: Config, state: State, language: str, *, site_template: bool = True
 ) -> dict[str, bytes]:
     """The HTML, problem+json and plain-text bodies in a language."""
     with translation.override(language):
-        message = message_for(config, language)
+        message = message_for(config, state, language)
         detail = (
-            f"{gettext(READ_ONLY_NOTICE)} {message}" if config.read_only else message
+            f"{gettext(READ_ONLY_NOTICE)} {message}" if state.read_only else message
         )
         problem: dict[str, object] = {
             "type": PROBLEM_TYPE,
             "title": gettext("Service Unavailable"),
             "status": 503,
             "detail": detail,
-            "read_only": config.read_only,
+            "read_only": state.read_only,
         }
-    if config.ends_at:
-        problem["ends_at"] = config.ends_at.isoformat()
+    if state.ends_at:
+        problem["ends_at"] = state.ends_at.isoformat()
     return {
-        HTML: render_page(config, language, site_template=site_template).encode(),
+        HTML: render_page(
+            config, state, language, site_template=site_template
+        ).encode(),
         PROBLEM_JSON: json.dumps(problem, ensure_ascii=False).encode(),
         TEXT: f"{detail}\n".encode(),
     }
@@ -189,35 +186,37 @@ class UnavailableResponses:
     __slots__ = (
         "_by_language",
         "_choose",
-        "_config",
         "_languages",
         "_messages",
         "_strict",
+        "config",
+        "state",
     )
 
     def __init__(
         self,
-        config: MaintenanceConfig,
+        config: Config,
+        state: State,
         languages: Languages,
         *,
         rendered: bool = True,
         strict: bool = True,
     ) -> None:
-        self._config = config
+        self.config = config
+        self.state = state  # the state these answers are for
         self._strict = strict
         self._languages = languages
         self._choose = languages.choose if languages.negotiated else None
         self._messages: dict[str, str] = {}
         for language in languages.codes:
             with translation.override(language):
-                self._messages[language] = message_for(config, language)
+                self._messages[language] = message_for(config, state, language)
         self._by_language: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
         if rendered:
             for language in languages.codes:
                 self._render(language)
 
     def _render(self, language: str) -> dict[str, tuple[bytes, dict[str, str]]]:
-        config = self._config
         vary = "Accept, Accept-Language" if self._languages.negotiated else "Accept"
         by_media = self._by_language[language] = {
             media_type: (
@@ -227,7 +226,7 @@ class UnavailableResponses:
                     "Content-Length": str(len(body)),
                     "Content-Language": language,
                     # RFC 9110 §10.2.3: delay-seconds.
-                    "Retry-After": str(config.retry_after_seconds),
+                    "Retry-After": str(self.config.retry_after_seconds),
                     "Cache-Control": "no-store",
                     "Vary": vary,
                 },
@@ -238,12 +237,12 @@ class UnavailableResponses:
 
     def _bodies(self, language: str) -> dict[str, bytes]:
         try:
-            return render_bodies(self._config, language)
+            return render_bodies(self.config, self.state, language)
         except ImproperlyConfigured:
             if self._strict:
                 raise
             logger.exception("Maintenance: serving the built-in page instead")
-            return render_bodies(self._config, language, site_template=False)
+            return render_bodies(self.config, self.state, language, site_template=False)
 
     def language(self, request: HttpRequest) -> str:
         """The language served to this request."""
@@ -289,10 +288,7 @@ STATUS_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def status_response(
-    effective: Effective,
-    now: float,
-    request: HttpRequest,
-    responses: UnavailableResponses,
+    responses: UnavailableResponses, now: float, request: HttpRequest
 ) -> HttpResponse:
     """MAINTENANCE_STATUS_PATH: the state in force, for monitors and status pages.
 
@@ -303,24 +299,10 @@ def status_response(
         return HttpResponseNotAllowed(STATUS_METHODS, headers=_STATUS_HEADERS)
     if request.method == "OPTIONS":
         return HttpResponse(status=204, headers=_PREFLIGHT_HEADERS)
-    plan, config = effective.schedule, effective.config
     language = responses.language(request)
-    active = plan.is_active(now)
-    body = json.dumps(
-        {
-            "state": plan.describe(now),
-            "active": active,
-            "read_only": config.read_only,
-            "starts_at": None
-            if config.starts_at is None
-            else config.starts_at.isoformat(),
-            "ends_at": None if config.ends_at is None else config.ends_at.isoformat(),
-            "retry_after": plan.retry_after_seconds(now) if active else None,
-            "message": responses.message(language),
-            "source": effective.source,
-        },
-        ensure_ascii=False,
-    ).encode()
+    fields = responses.state.as_json(now, responses.config.retry_after_seconds)
+    fields["message"] = responses.message(language)
+    body = json.dumps(fields, ensure_ascii=False).encode()
     headers = {
         **_STATUS_HEADERS,
         "Content-Type": "application/json",

@@ -1,61 +1,69 @@
-"""When maintenance is on: the switch, the scheduled window, and Retry-After."""
+"""What maintenance is now: the one State the environment or the switch decides,
+and the clock it is judged by."""
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-
-from envmaintenance.conf import MAX_RETRY_AFTER_SECONDS, MaintenanceConfig
+from types import MappingProxyType
+from typing import Any
 
 # The one seam tests replace to move time; per request it is a single call.
 clock = time.time
 
 
+def gettext_noop(text: str) -> str:
+    """Marks text for makemessages. Django's own needs settings, and this module
+    is imported without them (scripts/demo)."""
+    return text
+
+
+# A week: search engines start dropping pages that answer 503 for longer.
+MAX_RETRY_AFTER_SECONDS = 604_800
+# Shown in the visitor's language when MAINTENANCE_MESSAGE is not set.
+DEFAULT_MESSAGE = gettext_noop(
+    "We are carrying out planned maintenance and will be back shortly."
+)
+_NO_NOTES: Mapping[str, str] = MappingProxyType({})
+
+
 @dataclass(frozen=True)
-class MaintenanceState:
-    """What templates see as ``maintenance``: enough to announce a window."""
+class State:
+    """The mode, the window, the message and read-only, and who decided them.
 
-    active: bool
-    upcoming: bool
-    starts_at: datetime | None
-    ends_at: datetime | None
-    source: str = "environment"  # or "switch": who decided
+    The environment yields one at start-up; the runtime switch yields a new one
+    for each document. Judging it at a moment costs a comparison or two.
+    """
+
+    enabled: bool = False  # MAINTENANCE_MODE: on whatever the window says
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    message: str = DEFAULT_MESSAGE
     read_only: bool = False  # only writes are stopped
+    source: str = "environment"  # or "switch"
+    # Who, when and why (SET_BY, SET_AT, REASON): shown, never obeyed.
+    notes: Mapping[str, str] = field(default_factory=lambda: _NO_NOTES, compare=False)
+    _starts: float | None = field(init=False, repr=False, compare=False)
+    _ends: float | None = field(init=False, repr=False, compare=False)
 
-
-class Schedule:
-    """The switch and the window as timestamps, so a request costs a comparison."""
-
-    __slots__ = ("_ends", "_forced", "_retry_after_seconds", "_starts", "config")
-
-    def __init__(self, config: MaintenanceConfig) -> None:
-        self.config = config
-        self._forced = config.enabled
-        self._starts = config.starts_at.timestamp() if config.starts_at else None
-        self._ends = config.ends_at.timestamp() if config.ends_at else None
-        self._retry_after_seconds = config.retry_after_seconds
-
-    @property
-    def forced(self) -> bool:
-        """MAINTENANCE_MODE is on: active whatever the window says."""
-        return self._forced
-
-    @property
-    def has_end(self) -> bool:
-        return self._ends is not None
+    def __post_init__(self) -> None:
+        starts, ends = self.starts_at, self.ends_at
+        object.__setattr__(self, "_starts", starts.timestamp() if starts else None)
+        object.__setattr__(self, "_ends", ends.timestamp() if ends else None)
 
     def is_active(self, now: float) -> bool:
-        if self._forced:
+        if self.enabled:
             return True
         if self._starts is None or now < self._starts:
             return False
         return self._ends is None or now < self._ends
 
     def may_be_active(self, now: float) -> bool:
-        """Whether this process can still see maintenance at ``now`` or later."""
-        if self._forced:
+        """Whether this state can still stop a request at ``now`` or later."""
+        if self.enabled:
             return True
         return self._starts is not None and (self._ends is None or now < self._ends)
 
@@ -63,31 +71,29 @@ class Schedule:
         """A window starts later (whatever MAINTENANCE_MODE says now)."""
         return self._starts is not None and now < self._starts
 
-    def retry_after_seconds(self, now: float) -> int:
+    @property
+    def active(self) -> bool:
+        """Active now: for templates and tasks (``maintenance.active``)."""
+        return self.is_active(clock())
+
+    @property
+    def upcoming(self) -> bool:
+        return self.is_upcoming(clock())
+
+    @property
+    def has_end(self) -> bool:
+        return self._ends is not None
+
+    def retry_after_seconds(self, now: float, default: int) -> int:
         """Seconds until the announced end, rounded up and at most a week (longer
         503s make search engines drop pages); else the configured delay."""
         if self._ends is not None and now < self._ends:
             return min(math.ceil(self._ends - now), MAX_RETRY_AFTER_SECONDS)
-        return self._retry_after_seconds
-
-    def retry_after_if_blocked(self, now: float) -> int:
-        """What a blocked request gets now; the configured delay while inactive."""
-        if self.is_active(now):
-            return self.retry_after_seconds(now)
-        return self._retry_after_seconds
-
-    def state(self, now: float) -> MaintenanceState:
-        return MaintenanceState(
-            active=self.is_active(now),
-            upcoming=self.is_upcoming(now),
-            starts_at=self.config.starts_at,
-            ends_at=self.config.ends_at,
-            read_only=self.config.read_only,
-        )
+        return default
 
     def describe(self, now: float) -> str:
-        """on / scheduled / upcoming / off, as ``manage.py maintenance`` prints it."""
-        if self._forced:
+        """on / scheduled / upcoming / off, as logs and the command say it."""
+        if self.enabled:
             return "on"
         if self.is_active(now):
             return "scheduled"
@@ -95,9 +101,41 @@ class Schedule:
             return "upcoming"
         return "off"
 
+    def window(self) -> str:
+        """'start → end' as logs and the command print it, or '' without one."""
+        if self.starts_at is None and self.ends_at is None:
+            return ""
+        starts = "now" if self.starts_at is None else self.starts_at.isoformat()
+        ends = "no end set" if self.ends_at is None else self.ends_at.isoformat()
+        return f"{starts} → {ends}"
 
-def describe_window(config: MaintenanceConfig) -> str:
-    """'start → end' as logs and the command print it."""
-    starts = "now" if config.starts_at is None else config.starts_at.isoformat()
-    ends = "no end set" if config.ends_at is None else config.ends_at.isoformat()
-    return f"{starts} → {ends}"
+    def signed(self) -> str:
+        """' by alice (reason: db upgrade)', as far as the notes tell."""
+        by = f" by {self.notes['SET_BY']}" if "SET_BY" in self.notes else ""
+        reason = f" (reason: {self.notes['REASON']})" if "REASON" in self.notes else ""
+        return by + reason
+
+    def as_json(self, now: float, retry_after_default: int) -> dict[str, Any]:
+        """The one JSON shape of a state: the status endpoint and the command.
+
+        ``retry_after`` is what a blocked request gets now, null while inactive;
+        ``retry_after_default`` is the configured delay beside it.
+        """
+        active = self.is_active(now)
+        return {
+            "state": self.describe(now),
+            "active": active,
+            "read_only": self.read_only,
+            "starts_at": _moment(self.starts_at),
+            "ends_at": _moment(self.ends_at),
+            "retry_after": (
+                self.retry_after_seconds(now, retry_after_default) if active else None
+            ),
+            "retry_after_default": retry_after_default,
+            "message": self.message,
+            "source": self.source,
+        }
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

@@ -18,17 +18,12 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from envmaintenance import schedule
-from envmaintenance.conf import (
-    VARIABLES,
-    MaintenanceConfig,
-    get_config,
-)
-from envmaintenance.schedule import MaintenanceState
+from envmaintenance.conf import STATE_FIELDS, VARIABLES, Config, get_config
+from envmaintenance.schedule import State
 from envmaintenance.stores import Store, StoreError, open_store
 
 logger = logging.getLogger("envmaintenance")
@@ -36,8 +31,7 @@ logger = logging.getLogger("envmaintenance")
 # What the switch may set: the mode, the window, the message and read-only, by
 # the environment's own names and parsers (conf.VARIABLES: one source of truth).
 SWITCHED: dict[str, tuple[str, Callable[[str], Any]]] = {
-    VARIABLES[name][0]: (name, VARIABLES[name][1])
-    for name in ("enabled", "starts_at", "ends_at", "message", "read_only")
+    VARIABLES[name][0]: (name, VARIABLES[name][1]) for name in STATE_FIELDS
 }
 NOTES = ("SET_BY", "SET_AT", "REASON")  # who, when and why: shown, never obeyed
 _NEVER_SWITCHED = {v for v, _ in VARIABLES.values()} - set(SWITCHED)
@@ -51,27 +45,32 @@ class InvalidDocument(ValueError):
     """A switch document that does not parse; the message names the line."""
 
 
-@dataclass(frozen=True)
-class SwitchDocument:
-    """A parsed switch document: config fields it sets, and the notes."""
+def parse_document(text: str, environment: State) -> State:
+    """The state a document puts in force over the environment's.
 
-    values: Mapping[str, Any]
-    notes: Mapping[str, str]
+    NAME=value lines, as in an env file; blank lines and # comments allowed.
+    The document's mode and window replace the environment's; its end, message
+    and read-only switch, when given, replace the environment's. Switched on
+    without a window of its own, the environment's end still says when the site
+    is expected back. Without MAINTENANCE_MODE the environment decides.
+    """
+    values, notes = _read_lines(text)
+    if "enabled" not in values:
+        return dataclasses.replace(environment, notes=notes)
+    borrow_end = values["enabled"] and "starts_at" not in values
+    return State(
+        enabled=values["enabled"],
+        starts_at=values.get("starts_at"),
+        ends_at=values.get("ends_at", environment.ends_at if borrow_end else None),
+        message=values.get("message", environment.message),
+        read_only=values.get("read_only", environment.read_only),
+        source="switch",
+        notes=notes,
+    )
 
-    @property
-    def overrides(self) -> bool:
-        """Without MAINTENANCE_MODE, a document leaves the environment in charge."""
-        return "enabled" in self.values
 
-    def signed(self) -> str:
-        """'by alice (reason: db upgrade)', as far as the notes tell."""
-        by = f" by {self.notes['SET_BY']}" if "SET_BY" in self.notes else ""
-        reason = f" (reason: {self.notes['REASON']})" if "REASON" in self.notes else ""
-        return by + reason
-
-
-def parse_document(text: str) -> SwitchDocument:
-    """NAME=value lines, as in an env file; blank lines and # comments allowed."""
+def _read_lines(text: str) -> tuple[dict[str, Any], Mapping[str, str]]:
+    """(state fields set, notes) of a document, or InvalidDocument."""
     values: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
@@ -82,40 +81,43 @@ def parse_document(text: str) -> SwitchDocument:
         name = name.strip()
         if not equals:
             raise InvalidDocument(f"line {number} is not NAME=value")
-        if name in values or name in notes:
-            raise InvalidDocument(f"{name} is set twice")
         if name in NOTES:
+            if name in notes:
+                raise InvalidDocument(f"{name} is set twice")
             notes[name] = raw.strip()
         elif name in SWITCHED:
-            values[name] = _parse_value(name, raw)
+            field_name, parse = SWITCHED[name]
+            if field_name in values:
+                raise InvalidDocument(f"{name} is set twice")
+            values[field_name] = _parse_value(name, parse, raw)
         elif name in _NEVER_SWITCHED:
             raise InvalidDocument(f"{name} can never be set through the switch")
         else:
             raise InvalidDocument(f"line {number}: {name!r} is not a switch setting")
-    fields = {SWITCHED[name][0]: value for name, value in values.items()}
-    starts, ends = fields.get("starts_at"), fields.get("ends_at")
+    starts, ends = values.get("starts_at"), values.get("ends_at")
     if starts and ends and ends <= starts:
         raise InvalidDocument("MAINTENANCE_ENDS_AT is not after MAINTENANCE_STARTS_AT")
-    return SwitchDocument(MappingProxyType(fields), MappingProxyType(notes))
+    return values, MappingProxyType(notes)
 
 
-def _parse_value(name: str, raw: str) -> Any:
+def _parse_value(name: str, parse: Callable[[str], Any], raw: str) -> Any:
     try:
-        return SWITCHED[name][1](raw)
+        return parse(raw)
     except ValueError as exc:
         raise InvalidDocument(f"{name}: {exc}") from None
 
 
-def write_document(settings: Mapping[str, str], notes: Mapping[str, str]) -> str:
+def write_document(config: Mapping[str, str], notes: Mapping[str, str]) -> str:
     """The text of a document; every line must read back as written."""
-    lines = [f"{name}={value}" for name, value in {**settings, **notes}.items()]
+    lines = [f"{name}={value}" for name, value in {**config, **notes}.items()]
     return "\n".join(lines) + "\n"
 
 
-def replace_document(store: Store, text: str) -> SwitchDocument:
+def replace_document(store: Store, text: str, environment: State) -> State:
     """Write a document and read it back: StoreError unless the store now holds
-    exactly this text (a command must never claim a change that did not happen)."""
-    document = parse_document(text)  # never write what no process could read
+    exactly this text (a command must never claim a change that did not happen).
+    Returns the state it puts in force."""
+    state = parse_document(text, environment)  # never write what none could read
     store.write(text)
     found = store.read()
     if found != text:
@@ -123,63 +125,18 @@ def replace_document(store: Store, text: str) -> SwitchDocument:
             f"{store.location.display} holds something else after the write "
             f"(another writer?): {found!r}"
         )
-    return document
-
-
-def apply_document(
-    environment: MaintenanceConfig, document: SwitchDocument | None
-) -> MaintenanceConfig:
-    """The effective config: the document's mode and window replace the
-    environment's; its end, message and read-only switch, when given, replace
-    the environment's.
-    Switched on without a window of its own, the environment's end still says
-    when the site is expected back."""
-    if document is None or not document.overrides:
-        return environment
-    values = document.values
-    borrow_end = values["enabled"] and "starts_at" not in values
-    return dataclasses.replace(
-        environment,
-        enabled=values["enabled"],
-        starts_at=values.get("starts_at"),
-        ends_at=values.get("ends_at", environment.ends_at if borrow_end else None),
-        message=values.get("message", environment.message),
-        read_only=values.get("read_only", environment.read_only),
-    )
-
-
-@dataclass(frozen=True)
-class Effective:
-    """What the process serves now: the config in force and its schedule."""
-
-    config: MaintenanceConfig
-    schedule: schedule.Schedule
-    document: SwitchDocument | None = None
-
-    @property
-    def source(self) -> str:
-        overridden = self.document is not None and self.document.overrides
-        return "switch" if overridden else "environment"
-
-    def state(self, now: float) -> MaintenanceState:
-        return dataclasses.replace(self.schedule.state(now), source=self.source)
-
-
-def _effective(env: MaintenanceConfig, document: SwitchDocument | None) -> Effective:
-    config = apply_document(env, document)
-    return Effective(config, schedule.Schedule(config), document)
+    return state
 
 
 class Switch:
     """The process's view of the switch (or of the environment alone)."""
 
-    def __init__(
-        self, environment: MaintenanceConfig, store: Store | None, interval: int
-    ) -> None:
-        self.environment = environment
+    def __init__(self, config: Config, store: Store | None) -> None:
+        self.config = config
+        self.environment = config.environment
         self.store = store
-        self.interval = interval
-        self.effective = _effective(environment, None)  # replaced on each change
+        self.interval = config.switch_interval_seconds
+        self.state = self.environment  # replaced on each change
         self.next_read = float("inf") if store is None else 0.0
         self.last_read_at: float | None = None
         self.stale_since: float | None = None
@@ -192,21 +149,31 @@ class Switch:
         if store is not None:
             self.refresh(schedule.clock(), starting=True)
 
+    @classmethod
+    def for_config(cls, config: Config) -> Switch:
+        """The switch a process's config describe (none: the environment)."""
+        store = (
+            None
+            if config.switch is None
+            else open_store(config.switch, config.switch_key)
+        )
+        return cls(config, store)
+
     @property
     def display(self) -> str:
         return "" if self.store is None else self.store.location.display
 
-    def current(self, now: float) -> Effective:
+    def current(self, now: float) -> State:
         """The state in force; the one request that finds the interval over reads."""
         if now >= self.next_read:
             self.refresh(now)
-        return self.effective
+        return self.state
 
-    async def acurrent(self, now: float) -> Effective:
+    async def acurrent(self, now: float) -> State:
         """The same for async code: the read runs in a thread, never on the loop."""
         if now >= self.next_read and not self._lock.locked():
             await asyncio.to_thread(self.refresh, now)
-        return self.effective
+        return self.state
 
     def refresh(self, now: float, *, starting: bool = False) -> None:
         if not self._lock.acquire(blocking=False):
@@ -220,7 +187,11 @@ class Switch:
     def _read(self, now: float, starting: bool) -> None:
         try:
             text = self._read_bounded()
-            document = None if text is None else parse_document(text)
+            state = (
+                self.environment
+                if text is None
+                else parse_document(text, self.environment)
+            )
         except (StoreError, InvalidDocument) as exc:
             self._fail(now, str(exc), starting=starting, back_off=True)
             return
@@ -232,7 +203,7 @@ class Switch:
             )
             self._fail(now, problem, starting=starting, back_off=False)
             return
-        self._succeed(now, text, document, starting=starting)
+        self._succeed(now, text, state, starting=starting)
 
     def _keeps_state_when_missing(self) -> bool:
         return self.store is not None and not self.store.missing_means_no_override
@@ -273,17 +244,12 @@ class Switch:
                 "readable again",
                 problem,
                 "the environment's state" if starting else "the last good state",
-                self.effective.schedule.describe(now),
+                self.state.describe(now),
             )
         self.trouble = problem
 
     def _succeed(
-        self,
-        now: float,
-        text: str | None,
-        document: SwitchDocument | None,
-        *,
-        starting: bool,
+        self, now: float, text: str | None, state: State, *, starting: bool
     ) -> None:
         self._failures = 0
         self.next_read = now + self.interval
@@ -294,40 +260,40 @@ class Switch:
         self._seen_document = self._seen_document or text is not None
         if text != self.text:
             self.text = text
-            self.effective = _effective(self.environment, document)
+            self.state = state
             if not starting:  # the start-up line says the state then
-                log_transition(self.effective, now, self.display)
+                log_transition(state, now, self.display)
 
 
-def log_transition(effective: Effective, now: float, display: str) -> None:
-    document = effective.document
-    signed = "" if document is None else document.signed()
-    state = effective.schedule.describe(now)
-    if effective.source == "environment":
-        what = f"handed back to the environment (maintenance {state})"
-    elif state == "on":
-        ends = effective.config.ends_at
+def log_transition(state: State, now: float, display: str) -> None:
+    described = state.describe(now)
+    if state.source == "environment":
+        what = f"handed back to the environment (maintenance {described})"
+    elif described == "on":
+        ends = state.ends_at
         what = "switched on" + ("" if ends is None else f" until {ends.isoformat()}")
-    elif state == "off":
+    elif described == "off":
         what = "switched off"
     else:
-        what = f"{state} ({schedule.describe_window(effective.config)})"
-    logger.info("Maintenance %s%s via %s", what, signed, display)
+        what = f"{described} ({state.window()})"
+    logger.info("Maintenance %s%s via %s", what, state.signed(), display)
 
 
 _process_switch: Switch | None = None
 
 
 def get_switch() -> Switch:
-    """The process-wide switch, shared by the middleware, templates and workers:
-    one read per interval for all of them. Follows get_config()."""
+    """The process-wide switch, shared by the middleware, templates, workers and
+    the command: one read per interval for all of them. Follows get_config()."""
     global _process_switch
     config = get_config()
-    if _process_switch is None or _process_switch.environment is not config:
-        store = (
-            None
-            if config.switch is None
-            else open_store(config.switch, config.switch_key)
-        )
-        _process_switch = Switch(config, store, config.switch_interval_seconds)
+    if _process_switch is None or _process_switch.config is not config:
+        _process_switch = Switch.for_config(config)
     return _process_switch
+
+
+def state_in_force() -> State:
+    """What maintenance is now, environment and switch together: the one answer
+    the middleware, templates, is_active(), the status endpoint, the command and
+    the export all give."""
+    return get_switch().current(schedule.clock())

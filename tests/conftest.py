@@ -10,7 +10,8 @@ import pytest
 from django.test import AsyncClient, Client
 
 from envmaintenance import schedule
-from envmaintenance.conf import get_config
+from envmaintenance.conf import STATE_FIELDS, Config, get_config
+from envmaintenance.schedule import State
 from envmaintenance.testing import maintenance  # noqa: F401 - the fixture users get
 
 SetEnv = Callable[..., None]
@@ -80,3 +81,9 @@ def page_template(settings: Any, tmp_path: Path) -> Callable[[str], None]:
         ]
 
     return install
+
+
+def make_config(**fields: Any) -> Config:
+    """A Config from fields of both kinds: the State's go into its environment."""
+    state = {name: fields.pop(name) for name in STATE_FIELDS if name in fields}
+    return Config(environment=State(**state), **fields)

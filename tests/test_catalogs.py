@@ -16,10 +16,10 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from envmaintenance.conf import MaintenanceConfig
 from envmaintenance.languages import LOCALE_DIR
 from envmaintenance.responses import render_bodies
-from envmaintenance.schedule import MaintenanceState
+from envmaintenance.schedule import State
+from tests.conftest import SetNow, make_config
 
 # Directory names (gettext locale names) of the languages the package promises.
 PROMISED = ("de", "fr", "es", "pt_BR", "it", "nl", "pl", "ja", "zh_Hans", "ar")
@@ -120,11 +120,14 @@ def test_the_compiled_catalog_is_up_to_date(language: str) -> None:
 
 
 @pytest.mark.parametrize("language", PROMISED)
-def test_nothing_english_is_left_on_the_page_or_the_banner(language: str) -> None:
+def test_nothing_english_is_left_on_the_page_or_the_banner(
+    language: str, frozen_clock: SetNow
+) -> None:
     code = language.lower().replace("_", "-")
-    config = MaintenanceConfig(enabled=True, ends_at=END, read_only=True)
-    page = render_bodies(config, code)["text/html"].decode()
-    upcoming = MaintenanceState(active=False, upcoming=True, starts_at=END, ends_at=END)
+    config = make_config(enabled=True, ends_at=END, read_only=True)
+    page = render_bodies(config, config.environment, code)["text/html"].decode()
+    frozen_clock(END.timestamp() - 86400)
+    upcoming = State(starts_at=END, ends_at=END)
     with translation.override(code):
         banner = render_to_string(
             "envmaintenance/banner.html", {"maintenance": upcoming}

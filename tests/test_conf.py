@@ -9,14 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envmaintenance.conf import (
-    DEFAULT_MESSAGE,
     VARIABLES,
+    Config,
     ConfigError,
-    MaintenanceConfig,
     get_config,
     load_config,
     unknown_variables,
 )
+from envmaintenance.schedule import DEFAULT_MESSAGE
 
 GENERIC = (
     "is not an IP address or CIDR block; "
@@ -32,30 +32,30 @@ def problems_for(environ: dict[str, str]) -> str:
 
 def test_defaults_when_nothing_is_set() -> None:
     config = load_config({})
-    assert config == MaintenanceConfig()
-    assert config.enabled is False
+    assert config == Config()
+    assert config.environment.enabled is False
     assert not config.allowed_networks
     assert config.retry_after_seconds == 3600
     assert not config.exempt_paths
-    assert config.message == DEFAULT_MESSAGE
+    assert config.environment.message == DEFAULT_MESSAGE
 
 
 def test_config_is_immutable() -> None:
     config = load_config({})
     with pytest.raises(AttributeError):
-        config.enabled = True  # type: ignore[misc]
+        config.retry_after_seconds = 1  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
     "raw", ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " 1 ", "\ttrue\n"]
 )
 def test_mode_on(raw: str) -> None:
-    assert load_config({"MAINTENANCE_MODE": raw}).enabled is True
+    assert load_config({"MAINTENANCE_MODE": raw}).environment.enabled is True
 
 
 @pytest.mark.parametrize("raw", ["0", "false", "FALSE", "no", "off", "OFF", "", "  "])
 def test_mode_off(raw: str) -> None:
-    assert load_config({"MAINTENANCE_MODE": raw}).enabled is False
+    assert load_config({"MAINTENANCE_MODE": raw}).environment.enabled is False
 
 
 @pytest.mark.parametrize("raw", ["maybe", "2", "y", "ok", "enabled", "1.0", "-1"])
@@ -193,14 +193,18 @@ def test_exempt_path_without_leading_slash_is_rejected() -> None:
 
 
 def test_message_is_kept_and_empty_means_default() -> None:
-    assert load_config({"MAINTENANCE_MESSAGE": " Back at 10 "}).message == "Back at 10"
-    assert load_config({"MAINTENANCE_MESSAGE": ""}).message == DEFAULT_MESSAGE
+    def message(raw: str) -> str:
+        return load_config({"MAINTENANCE_MESSAGE": raw}).environment.message
+
+    assert message(" Back at 10 ") == "Back at 10"
+    assert message("") == DEFAULT_MESSAGE
 
 
 def test_dollar_reads_another_variable_and_can_be_escaped() -> None:
     environ = {"MAINTENANCE_MESSAGE": "$OPS_NOTICE", "OPS_NOTICE": "Upgrading"}
-    assert load_config(environ).message == "Upgrading"
-    assert load_config({"MAINTENANCE_MESSAGE": r"Costs \$5"}).message == "Costs $5"
+    assert load_config(environ).environment.message == "Upgrading"
+    costs = load_config({"MAINTENANCE_MESSAGE": r"Costs \$5"})
+    assert costs.environment.message == "Costs $5"
 
 
 def test_dollar_reference_to_an_unset_variable_is_an_error() -> None:
@@ -287,9 +291,9 @@ def test_get_config_reads_os_environ_once(monkeypatch: pytest.MonkeyPatch) -> No
     first = get_config()
     monkeypatch.setenv("MAINTENANCE_MODE", "0")
     assert get_config() is first
-    assert first.enabled is True
+    assert first.environment.enabled is True
     get_config.cache_clear()
-    assert get_config().enabled is False  # a new process would see the change
+    assert get_config().environment.enabled is False  # a new process would see it
 
 
 @given(
@@ -347,7 +351,7 @@ def test_unix_is_not_an_allowlist_entry() -> None:
     ],
 )
 def test_starts_at_accepts_iso_8601_with_offset(raw: str, expected: datetime) -> None:
-    assert load_config({"MAINTENANCE_STARTS_AT": raw}).starts_at == expected
+    assert load_config({"MAINTENANCE_STARTS_AT": raw}).environment.starts_at == expected
 
 
 @pytest.mark.parametrize(
@@ -387,7 +391,7 @@ def test_moments_outside_a_sane_range_fail_start_up(variable: str, raw: str) -> 
 
 @pytest.mark.parametrize("raw", ["2000-01-01T00:00:00Z", "2999-12-31T23:59:59+14:00"])
 def test_moments_at_the_edges_of_the_range_load(raw: str) -> None:
-    assert load_config({"MAINTENANCE_ENDS_AT": raw}).ends_at is not None
+    assert load_config({"MAINTENANCE_ENDS_AT": raw}).environment.ends_at is not None
 
 
 @pytest.mark.parametrize("end", ["2026-12-01T22:00:00Z", "2026-12-01T21:00:00Z"])
@@ -400,8 +404,8 @@ def test_end_must_be_after_start(end: str) -> None:
 
 def test_empty_moments_are_unset() -> None:
     config = load_config({"MAINTENANCE_STARTS_AT": "", "MAINTENANCE_ENDS_AT": " "})
-    assert config.starts_at is None
-    assert config.ends_at is None
+    assert config.environment.starts_at is None
+    assert config.environment.ends_at is None
 
 
 def test_bypass_token_and_max_age() -> None:

@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from envmaintenance.context_processors import maintenance
-from envmaintenance.schedule import MaintenanceState
+from envmaintenance.schedule import State
 
 SetEnv = Callable[..., None]
 SetNow = Callable[[Any], None]
@@ -16,8 +16,14 @@ START = datetime(2026, 12, 1, 22, 0, tzinfo=timezone.utc)
 END = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
 
 
-def state() -> MaintenanceState:
+def state() -> State:
     return maintenance(RequestFactory().get("/"))["maintenance"]
+
+
+def seen() -> tuple[bool, bool, datetime | None, datetime | None]:
+    """What a template reads: active and upcoming now, and the window."""
+    shown = state()
+    return (shown.active, shown.upcoming, shown.starts_at, shown.ends_at)
 
 
 def banner() -> str:
@@ -28,18 +34,14 @@ def banner() -> str:
 
 def test_nothing_configured(frozen_clock: SetNow) -> None:
     frozen_clock(START)
-    assert state() == MaintenanceState(
-        active=False, upcoming=False, starts_at=None, ends_at=None
-    )
+    assert seen() == (False, False, None, None)
     assert banner() == ""
 
 
 def test_upcoming_window(maintenance_env: SetEnv, frozen_clock: SetNow) -> None:
     maintenance_env(starts_at=START.isoformat(), ends_at=END.isoformat())
     frozen_clock(START - timedelta(days=2))
-    assert state() == MaintenanceState(
-        active=False, upcoming=True, starts_at=START, ends_at=END
-    )
+    assert seen() == (False, True, START, END)
     text = banner()
     assert "Scheduled maintenance: Tuesday 1 December, 22:00\u201323:00 UTC." in text
     assert 'role="status"' in text

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from envmaintenance.conf import load_config
+from envmaintenance.schedule import State
 from envmaintenance.switch import parse_document
 from tests.processes import ROOT
 
@@ -31,7 +32,8 @@ def test_the_environment_loads_and_the_switch_document_parses() -> None:
     assert url.startswith("file:///")
     switch = resources()[("ConfigMap", "maintenance-switch")]["data"]
     assert PurePosixPath(url.removeprefix("file://")).name in switch
-    assert not parse_document(next(iter(switch.values()))).overrides
+    document = next(iter(switch.values()))
+    assert parse_document(document, State()).source == "environment"
 
 
 def test_probes_use_an_exempt_path() -> None:

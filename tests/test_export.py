@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from envmaintenance.conf import load_config
+from envmaintenance.conf import Config, load_config
 from envmaintenance.export import (
     EDGE_PREFIX,
     FIXED_RESPONSE_BYTES,
@@ -17,28 +17,35 @@ from envmaintenance.export import (
     nginx_server,
     small_page,
 )
+from envmaintenance.schedule import State
+
+
+def config_and_state(environ: dict[str, str]) -> tuple[Config, State]:
+    config = load_config(environ)
+    return config, config.environment
 
 
 def test_the_fixed_response_page_fits_1024_bytes_whatever_the_message() -> None:
     for message in ("Back soon.", "ü" * 2000, "<b>" * 500):
-        config = load_config({"MAINTENANCE_MESSAGE": message})
-        page = small_page(config, "ar")
+        page = small_page(*config_and_state({"MAINTENANCE_MESSAGE": message}), "ar")
         assert len(page) <= FIXED_RESPONSE_BYTES
         page.decode("utf-8")  # never cut inside a character
     assert b"Back soon." in small_page(
-        load_config({"MAINTENANCE_MESSAGE": "Back soon."}), "en-us"
+        *config_and_state({"MAINTENANCE_MESSAGE": "Back soon."}), "en-us"
     )
     assert b"&lt;b&gt;" in small_page(
-        load_config({"MAINTENANCE_MESSAGE": "<b>" * 500}), "en-us"
+        *config_and_state({"MAINTENANCE_MESSAGE": "<b>" * 500}), "en-us"
     )
 
 
 def test_the_fixed_response_page_speaks_the_site_language() -> None:
-    page = small_page(load_config({}), "de").decode()
+    page = small_page(*config_and_state({}), "de").decode()
     assert '<html lang="de" dir="ltr">' in page
     assert "<h1>Wegen Wartungsarbeiten offline</h1>" in page
     assert "Wir führen geplante Wartungsarbeiten durch" in page
-    assert '<html lang="ar" dir="rtl">' in small_page(load_config({}), "ar").decode()
+    assert (
+        '<html lang="ar" dir="rtl">' in small_page(*config_and_state({}), "ar").decode()
+    )
 
 
 def test_the_edge_makes_no_decision_of_its_own() -> None:
@@ -83,7 +90,7 @@ def test_the_edge_page_promises_no_end_and_no_reading(tmp_path: Path) -> None:
             "MAINTENANCE_MESSAGE": "Upgrading.",
         }
     )
-    export_files(config, "en", tmp_path, tmp_path)
+    export_files(config, config.environment, "en", tmp_path, tmp_path)
     problem = json.loads((tmp_path / "maintenance.json").read_text())
     assert problem["detail"] == "Upgrading."
     assert problem["read_only"] is False
@@ -92,7 +99,7 @@ def test_the_edge_page_promises_no_end_and_no_reading(tmp_path: Path) -> None:
 
 
 def test_export_writes_every_file(tmp_path: Path) -> None:
-    written = export_files(load_config({}), "fr", tmp_path, tmp_path)
+    written = export_files(*config_and_state({}), "fr", tmp_path, tmp_path)
     assert sorted(path.name for path in written) == sorted(
         [
             "maintenance.html",

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envmaintenance import languages
-from envmaintenance.conf import MaintenanceConfig, load_config
+from envmaintenance.conf import Config, load_config
 from envmaintenance.languages import (
     HEADER_LENGTH,
     Languages,
@@ -33,13 +33,13 @@ def ten(settings: Any) -> Languages:
     """A site that lists the ten shipped languages, in English by default."""
     settings.LANGUAGE_CODE = "en"
     settings.LANGUAGES = [("en", "English"), *TEN]
-    return served_languages(MaintenanceConfig())
+    return served_languages(Config())
 
 
 def test_django_default_languages_get_every_shipped_translation(
     settings: Any,
 ) -> None:
-    codes = served_languages(MaintenanceConfig()).codes
+    codes = served_languages(Config()).codes
     assert codes[0] == settings.LANGUAGE_CODE == "en-us"
     assert set(SHIPPED) <= set(codes)
     # Regional variants in LANGUAGES ride on the generic catalog (es-ar on es,
@@ -51,13 +51,13 @@ def test_django_default_languages_get_every_shipped_translation(
 def test_only_the_site_languages_are_served(settings: Any) -> None:
     settings.LANGUAGE_CODE = "de"
     settings.LANGUAGES = [("de", "German"), ("fr", "French"), ("ko", "Korean")]
-    assert served_languages(MaintenanceConfig()).codes == ("de", "fr")
+    assert served_languages(Config()).codes == ("de", "fr")
 
 
 def test_without_i18n_only_language_code_is_served(settings: Any) -> None:
     settings.USE_I18N = False
     settings.LANGUAGE_CODE = "de"
-    languages = served_languages(MaintenanceConfig())
+    languages = served_languages(Config())
     assert languages.codes == ("de",)
     assert not languages.negotiated
 
@@ -70,7 +70,7 @@ def test_a_site_catalog_adds_its_language(settings: Any, tmp_path: Path) -> None
     catalog.save_as_mofile(str(tmp_path / "ko" / "LC_MESSAGES" / "django.mo"))
     settings.LOCALE_PATHS = [tmp_path]
     settings.LANGUAGES = [("ko", "Korean"), ("ru", "Russian")]
-    assert served_languages(MaintenanceConfig()).codes == ("en-us", "ko")
+    assert served_languages(Config()).codes == ("en-us", "ko")
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_message_variants_are_named_after_language_codes() -> None:
         }
     )
     assert config.messages == (("pt-br", "Voltamos logo."), ("zh-hans", "很快回来。"))
-    assert config.message == "Back soon."
+    assert config.environment.message == "Back soon."
 
 
 def test_one_language_cannot_have_two_variants() -> None:

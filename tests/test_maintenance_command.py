@@ -45,7 +45,7 @@ def test_summary_of_a_full_configuration(
         "Maintenance:      upcoming (decided by the environment)",
         "Applies to:       the whole site",
         "Window:           2026-12-01T22:00:00+00:00 → 2026-12-01T23:00:00+00:00",
-        "Retry-After:      3600 s",
+        "Retry-After:      3600 s, when maintenance is on",
         "Allowed networks: 10.0.0.0/24, 2001:db8::/32",
         "Trusted proxies:  172.18.0.0/16",
         "Exempt paths:     /healthz, /static",
@@ -60,10 +60,10 @@ def test_summary_of_a_full_configuration(
 @pytest.mark.parametrize(
     ("moment", "state", "retry_after"),
     [
-        (START - timedelta(seconds=1), "upcoming", 3600),
+        (START - timedelta(seconds=1), "upcoming", None),  # nothing to wait for
         (START, "scheduled", 3600),
         (END - timedelta(seconds=30), "scheduled", 30),
-        (END, "off", 3600),
+        (END, "off", None),
     ],
 )
 def test_state_follows_the_clock(
@@ -71,13 +71,14 @@ def test_state_follows_the_clock(
     frozen_clock: SetNow,
     moment: datetime,
     state: str,
-    retry_after: int,
+    retry_after: int | None,
 ) -> None:
     maintenance_env(starts_at=START.isoformat(), ends_at=END.isoformat())
     frozen_clock(moment)
     summary = json.loads(run("--json"))
     assert summary["state"] == state
     assert summary["retry_after"] == retry_after
+    assert summary["retry_after_default"] == 3600
 
 
 def test_json_summary(maintenance_env: SetEnv) -> None:
@@ -85,25 +86,29 @@ def test_json_summary(maintenance_env: SetEnv) -> None:
         mode="1", allowed_ips="10.0.0.1", bypass_token=TOKEN, message_de="Wartung."
     )
     summary = json.loads(run("--json"))
-    assert summary.pop("source") == "environment"
     assert summary.pop("switch") is None
+    settings = summary.pop("settings")
     environment = summary.pop("environment")
     assert environment == summary  # without a switch, the environment decides
-    assert summary == {
+    assert summary == {  # the state's one JSON shape, as the status endpoint's
         "state": "on",
         "active": True,
+        "read_only": False,
         "starts_at": None,
         "ends_at": None,
         "retry_after": 3600,
+        "retry_after_default": 3600,
+        "message": "We are carrying out planned maintenance and will be back shortly.",
+        "source": "environment",
+    }
+    assert settings == {
         "allowed_networks": ["10.0.0.1/32"],
         "trusted_proxies": [],
         "exempt_paths": [],
-        "read_only": False,
         "maintenance_paths": [],
         "status_path": None,
         "bypass_token_set": True,
         "bypass_max_age": 43200,
-        "message": "We are carrying out planned maintenance and will be back shortly.",
         "messages": {"de": "Wartung."},
     }
 
@@ -208,8 +213,8 @@ def test_status_says_read_only_where_and_the_status_path(
     assert "Status path:      /maintenance.json" in lines
     summary = json.loads(run("--json"))
     assert summary["read_only"] is True
-    assert summary["maintenance_paths"] == ["/checkout"]
-    assert summary["status_path"] == "/maintenance.json"
+    assert summary["settings"]["maintenance_paths"] == ["/checkout"]
+    assert summary["settings"]["status_path"] == "/maintenance.json"
 
 
 def test_the_summary_lists_the_message_in_each_language(

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from envmaintenance.schedule import State
 from envmaintenance.switch import parse_document
 from tests.conftest import SetEnv
 from tests.processes import ROOT, child_environment
@@ -44,11 +45,12 @@ def test_on_writes_the_document_and_says_what_every_process_will_serve(
         "--by",
         "alice",
     )
-    document = parse_document(switch_path.read_text())
-    assert document.values["enabled"] is True
-    assert document.values["message"] == "Upgrading"
-    assert dict(document.notes)["SET_BY"] == "alice"
-    ends = document.values["ends_at"].isoformat()
+    state = parse_document(switch_path.read_text(), State())
+    assert state.enabled is True
+    assert state.message == "Upgrading"
+    assert state.notes["SET_BY"] == "alice"
+    assert state.ends_at is not None
+    ends = state.ends_at.isoformat()
     assert out == (
         f"Maintenance ON, expected back by {ends}, in every process within 3 s "
         f"(switch at file://{switch_path} by alice (reason: db)).\n"
@@ -63,7 +65,7 @@ def test_off_and_env(switch_path: Path) -> None:
         "Control is back with the environment: maintenance off there, in every "
         "process within 3 s"
     )
-    assert not parse_document(switch_path.read_text()).overrides
+    assert parse_document(switch_path.read_text(), State()).source == "environment"
 
 
 def test_until_takes_an_iso_moment(switch_path: Path) -> None:
@@ -162,5 +164,5 @@ def test_on_from_a_shell_exits_zero_and_a_failure_non_zero(tmp_path: Path) -> No
 
 def test_on_read_only_writes_it_and_says_so(switch_path: Path) -> None:
     out = run("on", "--read-only", "--by", "alice")
-    assert parse_document(switch_path.read_text()).values["read_only"] is True
+    assert parse_document(switch_path.read_text(), State()).read_only is True
     assert out.startswith("Maintenance ON (read-only: only writes are stopped), in")

@@ -118,6 +118,7 @@ STATUS_KEYS = {
     "starts_at",
     "ends_at",
     "retry_after",
+    "retry_after_default",
     "message",
     "source",
 }
@@ -145,6 +146,7 @@ def test_the_status_endpoint_answers_when_maintenance_is_off(
         "starts_at": None,
         "ends_at": None,
         "retry_after": None,
+        "retry_after_default": 3600,
         "message": "We are carrying out planned maintenance and will be back shortly.",
         "source": "environment",
     }

@@ -16,11 +16,12 @@ from django.template.loader import get_template
 from django.test import AsyncClient, Client, RequestFactory
 
 import envmaintenance
-from envmaintenance.conf import MaintenanceConfig
+from envmaintenance.conf import Config
 from envmaintenance.context_processors import maintenance as maintenance_context
 from envmaintenance.languages import served_languages
 from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.responses import render_page
+from envmaintenance.schedule import State
 from tests.conftest import SetEnv, SetNow
 from tests.processes import ROOT, child_environment
 
@@ -106,9 +107,9 @@ def test_the_page_is_rendered_once_per_change_not_per_request(
 ) -> None:
     renders: list[str] = []
 
-    def counting(config: MaintenanceConfig, language: str, **options: bool) -> str:
-        renders.append(config.message)
-        return render_page(config, language, **options)
+    def counting(config: Config, state: State, language: str, **options: bool) -> str:
+        renders.append(state.message)
+        return render_page(config, state, language, **options)
 
     monkeypatch.setattr("envmaintenance.responses.render_page", counting)
     client.get("/")  # the chain starts: the environment's state (off) renders none
@@ -119,7 +120,7 @@ def test_the_page_is_rendered_once_per_change_not_per_request(
     for _ in range(20):
         assert b"Second" in client.get("/").content
     # Once per language served, for each of the two states that stop requests.
-    languages = len(served_languages(MaintenanceConfig()).codes)
+    languages = len(served_languages(Config()).codes)
     assert [renders.count(text) for text in ("First", "Second")] == [languages] * 2
     assert len(renders) == 2 * languages
 
@@ -131,9 +132,9 @@ async def test_the_switch_under_asgi(
 ) -> None:
     renders: list[int] = []
 
-    def recording(config: MaintenanceConfig, language: str, **options: bool) -> str:
+    def recording(config: Config, state: State, language: str, **options: bool) -> str:
         renders.append(threading.get_ident())
-        return render_page(config, language, **options)
+        return render_page(config, state, language, **options)
 
     assert (await async_client.get("/async")).status_code == 200
     monkeypatch.setattr("envmaintenance.responses.render_page", recording)

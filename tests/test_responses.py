@@ -11,7 +11,6 @@ from django.test import RequestFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
-from envmaintenance.conf import MaintenanceConfig
 from envmaintenance.languages import Languages
 from envmaintenance.responses import (
     HTML,
@@ -22,9 +21,21 @@ from envmaintenance.responses import (
     preferred_media_type,
     render_page,
 )
+from tests.conftest import make_config
 
 # LANGUAGE_CODE in the test settings: Django's default.
 ENGLISH = Languages(("en-us",))
+
+
+def page(**fields: Any) -> str:
+    """The page in English for a config with these fields (state's included)."""
+    config = make_config(**fields)
+    return render_page(config, config.environment, "en-us")
+
+
+def answers(**fields: Any) -> UnavailableResponses:
+    config = make_config(**fields)
+    return UnavailableResponses(config, config.environment, ENGLISH)
 
 
 @pytest.mark.parametrize(
@@ -45,9 +56,7 @@ def test_humanise_seconds(seconds: int, text: str) -> None:
 
 
 def test_default_page_is_self_contained_and_escapes_the_message() -> None:
-    html = render_page(
-        MaintenanceConfig(message="<b>DB & cache</b>", retry_after_seconds=90), "en-us"
-    )
+    html = page(message="<b>DB & cache</b>", retry_after_seconds=90)
     assert html.startswith("<!doctype html>")
     assert '<html lang="en-us" dir="ltr">' in html
     assert "<title>Down for maintenance</title>" in html
@@ -62,8 +71,7 @@ def test_default_page_is_self_contained_and_escapes_the_message() -> None:
 
 def test_site_template_overrides_the_page(page_template: Callable[[str], None]) -> None:
     page_template("{{ message }}|{{ retry_after }}|{{ ends_at }}")
-    config = MaintenanceConfig(message="Custom", retry_after_seconds=42)
-    assert render_page(config, "en-us") == "Custom|42|None"
+    assert page(message="Custom", retry_after_seconds=42) == "Custom|42|None"
 
 
 def test_broken_site_template_fails_at_start_up(
@@ -71,7 +79,7 @@ def test_broken_site_template_fails_at_start_up(
 ) -> None:
     page_template("{% include 'missing.html' %}")
     with pytest.raises(ImproperlyConfigured, match=r"envmaintenance/maintenance\.html"):
-        render_page(MaintenanceConfig(), "en-us")
+        page()
 
 
 def test_site_template_with_a_syntax_error_fails_at_start_up(
@@ -79,12 +87,12 @@ def test_site_template_with_a_syntax_error_fails_at_start_up(
 ) -> None:
     page_template("{% if %}")
     with pytest.raises(ImproperlyConfigured, match="failed to render"):
-        render_page(MaintenanceConfig(), "en-us")
+        page()
 
 
 def test_page_renders_without_app_templates(settings: Any) -> None:
     settings.TEMPLATES = []
-    assert "Down for maintenance" in render_page(MaintenanceConfig(), "en-us")
+    assert "Down for maintenance" in page()
 
 
 @pytest.mark.parametrize(
@@ -124,7 +132,7 @@ def test_preferred_media_type_never_raises(accept: str) -> None:
 
 
 def test_each_request_gets_its_own_response_object() -> None:
-    responses = UnavailableResponses(MaintenanceConfig(), ENGLISH)
+    responses = answers()
     request = RequestFactory().get("/")
     first, second = responses.build(request), responses.build(request)
     assert first is not second
@@ -135,7 +143,7 @@ def test_each_request_gets_its_own_response_object() -> None:
 
 def test_page_announces_the_expected_end() -> None:
     ends_at = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
-    html = render_page(MaintenanceConfig(enabled=True, ends_at=ends_at), "en-us")
+    html = page(enabled=True, ends_at=ends_at)
     assert 'data-ends-at="2026-12-01T23:00:00+00:00"' in html
     assert "Expected back by" in html
     assert "Tuesday 1 December 2026, 23:00 UTC" in html
@@ -143,7 +151,7 @@ def test_page_announces_the_expected_end() -> None:
 
 
 def test_page_without_an_end_reloads_after_retry_after() -> None:
-    html = render_page(MaintenanceConfig(enabled=True, retry_after_seconds=5), "en-us")
+    html = page(enabled=True, retry_after_seconds=5)
     assert 'data-retry-after="5"' in html
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
     assert 'data-ends-at="' not in html
@@ -151,14 +159,14 @@ def test_page_without_an_end_reloads_after_retry_after() -> None:
 
 def test_problem_json_carries_the_expected_end() -> None:
     ends_at = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
-    responses = UnavailableResponses(MaintenanceConfig(ends_at=ends_at), ENGLISH)
+    responses = answers(ends_at=ends_at)
     request = RequestFactory().get("/", HTTP_ACCEPT="application/json")
     body = json.loads(responses.build(request).content)
     assert body["ends_at"] == "2026-12-01T23:00:00+00:00"
 
 
 def test_retry_after_can_be_given_per_request() -> None:
-    responses = UnavailableResponses(MaintenanceConfig(retry_after_seconds=60), ENGLISH)
+    responses = answers(retry_after_seconds=60)
     request = RequestFactory().get("/")
     assert responses.build(request)["Retry-After"] == "60"
     assert responses.build(request, 7)["Retry-After"] == "7"

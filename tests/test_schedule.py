@@ -4,16 +4,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from envmaintenance.conf import MaintenanceConfig
-from envmaintenance.schedule import MaintenanceState, Schedule
+from envmaintenance.schedule import State
+from tests.conftest import SetNow
 
 START = datetime(2026, 12, 1, 22, 0, tzinfo=timezone.utc)
 END = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
 T_START, T_END = START.timestamp(), END.timestamp()
 
 
-def plan(**fields: object) -> Schedule:
-    return Schedule(MaintenanceConfig(**fields))  # type: ignore[arg-type]
+def plan(**fields: object) -> State:
+    return State(**fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_mode_forces_maintenance_on_whatever_the_window() -> None:
     forced = plan(enabled=True, starts_at=START, ends_at=END)
     assert forced.is_active(T_START - 3600)
     assert forced.is_active(T_END + 3600)
-    assert forced.forced
+    assert forced.enabled
 
 
 def test_ends_at_alone_does_nothing_without_mode() -> None:
@@ -76,12 +76,12 @@ def test_may_be_active(
     ],
 )
 def test_retry_after_counts_down_to_the_end(now: float, seconds: int) -> None:
-    window = plan(starts_at=START, ends_at=END, retry_after_seconds=120)
-    assert window.retry_after_seconds(now) == seconds
+    window = plan(starts_at=START, ends_at=END)
+    assert window.retry_after_seconds(now, 120) == seconds
 
 
 def test_retry_after_without_an_end_is_the_configured_delay() -> None:
-    assert plan(enabled=True, retry_after_seconds=90).retry_after_seconds(0) == 90
+    assert plan(enabled=True).retry_after_seconds(0, 90) == 90
     assert not plan(enabled=True).has_end
 
 
@@ -99,10 +99,51 @@ def test_describe(fields: dict[str, object], now: float, word: str) -> None:
     assert plan(**fields).describe(now) == word
 
 
-def test_state_announces_an_upcoming_window() -> None:
-    assert plan(starts_at=START, ends_at=END).state(T_START - 60) == MaintenanceState(
-        active=False, upcoming=True, starts_at=START, ends_at=END
-    )
-    assert plan(starts_at=START, ends_at=END).state(T_START) == MaintenanceState(
-        active=True, upcoming=False, starts_at=START, ends_at=END
-    )
+def test_templates_read_active_and_upcoming_at_the_moment_they_ask(
+    frozen_clock: SetNow,
+) -> None:
+    window = plan(starts_at=START, ends_at=END)
+    frozen_clock(T_START - 60)
+    assert (window.active, window.upcoming) == (False, True)
+    frozen_clock(T_START)
+    assert (window.active, window.upcoming) == (True, False)
+
+
+def test_the_window_as_logs_and_the_command_print_it() -> None:
+    assert plan().window() == ""
+    assert plan(ends_at=END).window() == "now → 2026-12-01T23:00:00+00:00"
+    assert plan(starts_at=START).window() == "2026-12-01T22:00:00+00:00 → no end set"
+
+
+@pytest.mark.parametrize(
+    ("fields", "now", "retry_after"),
+    [
+        ({}, T_START, None),  # inactive: nothing to wait for
+        ({"enabled": True}, T_START, 600),
+        ({"starts_at": START, "ends_at": END}, T_START - 60, None),
+        ({"starts_at": START, "ends_at": END}, T_END - 30, 30),
+    ],
+)
+def test_one_json_shape_with_retry_after_null_while_inactive(
+    fields: dict[str, object], now: float, retry_after: int | None
+) -> None:
+    shape = plan(**fields).as_json(now, 600)
+    assert shape["retry_after"] == retry_after
+    assert shape["retry_after_default"] == 600
+    assert set(shape) == {
+        "state",
+        "active",
+        "read_only",
+        "starts_at",
+        "ends_at",
+        "retry_after",
+        "retry_after_default",
+        "message",
+        "source",
+    }
+
+
+def test_notes_are_shown_never_compared() -> None:
+    signed = plan(enabled=True, notes={"SET_BY": "alice", "REASON": "db"})
+    assert signed == plan(enabled=True)
+    assert signed.signed() == " by alice (reason: db)"

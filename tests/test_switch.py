@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from envmaintenance import switch as switch_module
-from envmaintenance.conf import MaintenanceConfig, load_config
+from envmaintenance.conf import Config, load_config
 from envmaintenance.stores import FileStore, StoreError, SwitchLocation
 from envmaintenance.switch import Switch
 
 ON = "MAINTENANCE_MODE=1\nSET_BY=alice\nREASON=db upgrade\n"
 OFF = "MAINTENANCE_MODE=0\nSET_BY=bob\n"
-ENVIRONMENT = load_config({})
+ENVIRONMENT = load_config({})  # interval 2 s
 
 
 class ScriptedStore:
@@ -58,21 +58,21 @@ def log(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[str]]]:
         yield lambda: [f"{r.levelname} {r.getMessage()}" for r in caplog.records]
 
 
-def file_switch(path: Path, config: MaintenanceConfig = ENVIRONMENT) -> Switch:
+def file_switch(path: Path, config: Config = ENVIRONMENT) -> Switch:
     location = SwitchLocation("file", f"file://{path}", f"file://{path}", path)
-    return Switch(config, FileStore(location), interval=2)
+    return Switch(config, FileStore(location))
 
 
 def test_without_a_store_the_environment_decides_and_nothing_is_read() -> None:
-    switch = Switch(load_config({"MAINTENANCE_MODE": "1"}), None, interval=2)
-    assert switch.current(1e12).schedule.is_active(0)
-    assert switch.effective.source == "environment"
+    switch = Switch(load_config({"MAINTENANCE_MODE": "1"}), None)
+    assert switch.current(1e12).is_active(0)
+    assert switch.state.source == "environment"
     assert switch.next_read == float("inf")
 
 
 def test_a_missing_file_means_no_override(tmp_path: Path) -> None:
     switch = file_switch(tmp_path / "switch")
-    assert switch.effective.source == "environment"
+    assert switch.state.source == "environment"
     assert switch.trouble is None
     assert switch.last_read_at is not None
 
@@ -84,12 +84,12 @@ def test_a_change_is_seen_after_the_interval_not_before(
     switch = file_switch(path)
     started = switch.last_read_at
     assert started is not None
-    before = switch.effective
+    before = switch.state
     path.write_text(ON)
     assert switch.current(started + 1.9) is before
     effective = switch.current(started + 2.0)
     assert effective is not before
-    assert effective.schedule.is_active(0)
+    assert effective.is_active(0)
     assert effective.source == "switch"
     assert log()[-1] == (
         f"INFO Maintenance switched on by alice (reason: db upgrade) via file://{path}"
@@ -116,7 +116,7 @@ def test_each_transition_is_logged_once(tmp_path: Path, log: Log) -> None:
 
 def test_at_most_one_read_per_interval() -> None:
     store = ScriptedStore(ON)
-    switch = Switch(ENVIRONMENT, store, interval=2)
+    switch = Switch(ENVIRONMENT, store)
     now = switch.last_read_at or 0
     for step in range(100):
         switch.current(now + step * 0.05)  # five seconds of requests
@@ -125,7 +125,7 @@ def test_at_most_one_read_per_interval() -> None:
 
 def test_concurrent_requests_never_read_together() -> None:
     store = ScriptedStore(OFF)
-    switch = Switch(ENVIRONMENT, store, interval=2)
+    switch = Switch(ENVIRONMENT, store)
     store.gate = threading.Event()
     due = (switch.last_read_at or 0) + 2
     threads = [threading.Thread(target=switch.current, args=(due,)) for _ in range(20)]
@@ -141,13 +141,13 @@ def test_concurrent_requests_never_read_together() -> None:
 def test_an_unreadable_store_keeps_the_last_good_state_and_backs_off(log: Log) -> None:
     down = StoreError("cannot read redis://cache:6379/0: Connection refused")
     store = ScriptedStore(ON, down, down, down, down, down, down, ON)
-    switch = Switch(ENVIRONMENT, store, interval=2)
+    switch = Switch(ENVIRONMENT, store)
     now = switch.last_read_at or 0
     gaps = []
     for _ in range(7):
         now = switch.next_read
         switch.current(now)
-        assert switch.effective.schedule.is_active(0)  # still on
+        assert switch.state.is_active(0)  # still on
         gaps.append(switch.next_read - now)
     assert gaps == [4, 8, 16, 32, 60, 60, 2]  # doubling, capped, then back to 2
     assert [line for line in log() if "Connection refused" in line] == [
@@ -163,37 +163,37 @@ def test_an_unreadable_store_keeps_the_last_good_state_and_backs_off(log: Log) -
 def test_an_invalid_document_keeps_the_last_good_state(log: Log) -> None:
     maybe = "MAINTENANCE_MODE=maybe"
     store = ScriptedStore(ON, maybe, maybe, maybe, "<html>", "<html>", OFF)
-    switch = Switch(ENVIRONMENT, store, interval=2)
+    switch = Switch(ENVIRONMENT, store)
     for _ in range(5):
         switch.current(switch.next_read)
-        assert switch.effective.schedule.is_active(0)
+        assert switch.state.is_active(0)
     warnings = [line for line in log() if line.startswith("WARNING")]
     assert len(warnings) == 2  # one per problem, however often it repeats
     assert "MAINTENANCE_MODE: 'maybe' is not a switch" in warnings[0]
     assert "line 1 is not NAME=value" in warnings[1]
     switch.current(switch.next_read)
-    assert not switch.effective.schedule.is_active(0)
+    assert not switch.state.is_active(0)
 
 
 def test_a_vanished_redis_document_does_not_end_maintenance(log: Log) -> None:
     store = ScriptedStore(ON, None, None, OFF)
-    switch = Switch(ENVIRONMENT, store, interval=2)
+    switch = Switch(ENVIRONMENT, store)
     for _ in range(2):
         now = switch.next_read
         switch.current(now)
-        assert switch.effective.schedule.is_active(0)
+        assert switch.state.is_active(0)
         assert switch.next_read == now + 2  # the store answers: no back-off
     gone = [line for line in log() if "is gone" in line]
     assert len(gone) == 1
     assert "run 'manage.py maintenance env'" in gone[0]
     switch.current(switch.next_read)
-    assert not switch.effective.schedule.is_active(0)
+    assert not switch.state.is_active(0)
 
 
 def test_a_redis_key_never_written_is_no_override() -> None:
-    switch = Switch(load_config({"MAINTENANCE_MODE": "1"}), ScriptedStore(None), 2)
+    switch = Switch(load_config({"MAINTENANCE_MODE": "1"}), ScriptedStore(None))
     assert switch.trouble is None
-    assert switch.effective.schedule.is_active(0)
+    assert switch.state.is_active(0)
 
 
 def test_a_store_down_at_start_up_is_an_error_and_the_environment_rules(
@@ -201,8 +201,8 @@ def test_a_store_down_at_start_up_is_an_error_and_the_environment_rules(
 ) -> None:
     down = StoreError("cannot read redis://cache:6379/0: Name or service not known")
     environment = load_config({"MAINTENANCE_MODE": "1"})
-    switch = Switch(environment, ScriptedStore(down), interval=2)
-    assert switch.effective.config is environment
+    switch = Switch(environment, ScriptedStore(down))
+    assert switch.state is environment.environment
     assert switch.stale_since is not None
     (line,) = log()
     assert line.startswith("ERROR Maintenance switch: cannot read")
@@ -211,7 +211,7 @@ def test_a_store_down_at_start_up_is_an_error_and_the_environment_rules(
 
 def test_a_hanging_store_costs_the_reading_request_the_timeout_only() -> None:
     store = ScriptedStore(ON)
-    switch = Switch(ENVIRONMENT, store, interval=2)
+    switch = Switch(ENVIRONMENT, store)
     store.gate = threading.Event()  # the next read hangs until the test ends
     started = time.monotonic()
     try:
@@ -219,7 +219,7 @@ def test_a_hanging_store_costs_the_reading_request_the_timeout_only() -> None:
         waited = time.monotonic() - started
     finally:
         store.gate.set()
-    assert effective.schedule.is_active(0)  # last good state
+    assert effective.is_active(0)  # last good state
     assert waited < switch_module.READ_TIMEOUT_SECONDS + 1  # not the 10 s hang
     assert "did not answer within 0.25 s" in (switch.trouble or "")
 
@@ -232,7 +232,7 @@ async def test_async_reads_happen_off_the_event_loop(
     would open it too late (after the read gave up), whatever the machine's load."""
     monkeypatch.setattr(switch_module, "READ_TIMEOUT_SECONDS", 5)  # < the gate's 10
     store = ScriptedStore(ON, OFF)
-    switch = Switch(ENVIRONMENT, store, interval=2)  # reads ON at start-up
+    switch = Switch(ENVIRONMENT, store)  # reads ON at start-up
     gate = store.gate = threading.Event()
 
     async def release() -> None:
@@ -241,7 +241,7 @@ async def test_async_reads_happen_off_the_event_loop(
 
     effective, _ = await asyncio.gather(switch.acurrent(switch.next_read), release())
     assert switch.trouble is None
-    assert not effective.schedule.is_active(0)  # the gated read's OFF, in force
+    assert not effective.is_active(0)  # the gated read's OFF, in force
 
 
 def test_the_file_store_sees_a_kubernetes_style_symlink_swap(tmp_path: Path) -> None:
@@ -254,10 +254,10 @@ def test_the_file_store_sees_a_kubernetes_style_symlink_swap(tmp_path: Path) -> 
     (tmp_path / "..data").symlink_to(first.name)
     (tmp_path / "switch").symlink_to("..data/switch")
     switch = file_switch(tmp_path / "switch")
-    assert not switch.effective.schedule.is_active(0)
+    assert not switch.state.is_active(0)
     (tmp_path / "..data_tmp").symlink_to(second.name)
     (tmp_path / "..data_tmp").rename(tmp_path / "..data")
-    assert switch.current(switch.next_read).schedule.is_active(0)
+    assert switch.current(switch.next_read).is_active(0)
 
 
 def test_a_write_that_reads_back_differently_is_an_error() -> None:
@@ -266,7 +266,7 @@ def test_a_write_that_reads_back_differently_is_an_error() -> None:
             pass  # another writer wins the race: the read sees its document
 
     with pytest.raises(StoreError, match="holds something else after the write"):
-        switch_module.replace_document(Overwritten(OFF), ON)
+        switch_module.replace_document(Overwritten(OFF), ON, ENVIRONMENT.environment)
 
 
 def test_a_window_from_the_switch_is_logged_with_its_times(

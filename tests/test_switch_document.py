@@ -4,20 +4,23 @@ from datetime import datetime, timezone
 
 import pytest
 
-from envmaintenance.conf import DEFAULT_MESSAGE, load_config
-from envmaintenance.switch import (
-    InvalidDocument,
-    apply_document,
-    parse_document,
-    write_document,
-)
+from envmaintenance.conf import load_config
+from envmaintenance.schedule import DEFAULT_MESSAGE, State
+from envmaintenance.switch import InvalidDocument, parse_document, write_document
 
 START = datetime(2026, 12, 1, 22, tzinfo=timezone.utc)
 END = datetime(2026, 12, 1, 23, tzinfo=timezone.utc)
+NOTHING = State()  # the environment of a site with no MAINTENANCE_* set
+
+
+def environment(**variables: str) -> State:
+    return load_config(
+        {f"MAINTENANCE_{name.upper()}": value for name, value in variables.items()}
+    ).environment
 
 
 def test_a_document_uses_the_environments_syntax_and_parsers() -> None:
-    document = parse_document(
+    state = parse_document(
         "# written by manage.py maintenance on\n"
         "\n"
         "MAINTENANCE_MODE= yes \n"
@@ -25,23 +28,22 @@ def test_a_document_uses_the_environments_syntax_and_parsers() -> None:
         "MAINTENANCE_MESSAGE=Back at 23:00 = soon\n"
         "SET_BY=alice\n"
         "SET_AT=2026-12-01T21:55:00+00:00\n"
-        "REASON=db upgrade\n"
+        "REASON=db upgrade\n",
+        NOTHING,
     )
-    assert dict(document.values) == {
-        "enabled": True,
-        "ends_at": END,
-        "message": "Back at 23:00 = soon",
-    }
-    assert document.notes["SET_BY"] == "alice"
-    assert document.overrides
-    assert document.signed() == " by alice (reason: db upgrade)"
+    assert state == State(
+        enabled=True, ends_at=END, message="Back at 23:00 = soon", source="switch"
+    )
+    assert state.notes["SET_BY"] == "alice"
+    assert state.signed() == " by alice (reason: db upgrade)"
 
 
-def test_a_document_without_a_mode_overrides_nothing() -> None:
-    document = parse_document("SET_BY=bob\nREASON=done\n")
-    assert not document.overrides
-    config = load_config({"MAINTENANCE_MODE": "1"})
-    assert apply_document(config, document) is config
+def test_a_document_without_a_mode_leaves_the_environment_in_charge() -> None:
+    on = environment(mode="1")
+    state = parse_document("SET_BY=bob\nREASON=done\n", on)
+    assert state == on
+    assert state.source == "environment"
+    assert state.notes["SET_BY"] == "bob"  # shown, as who handed control back
 
 
 @pytest.mark.parametrize(
@@ -56,7 +58,7 @@ def test_a_document_without_a_mode_overrides_nothing() -> None:
 )
 def test_a_way_in_can_never_be_set_through_the_switch(name: str) -> None:
     with pytest.raises(InvalidDocument, match=f"{name} can never be set through"):
-        parse_document(f"MAINTENANCE_MODE=1\n{name}=0.0.0.0/0\n")
+        parse_document(f"MAINTENANCE_MODE=1\n{name}=0.0.0.0/0\n", NOTHING)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,7 @@ def test_a_way_in_can_never_be_set_through_the_switch(name: str) -> None:
         ("MAINTENANCE_ENDS_AT=tomorrow", "MAINTENANCE_ENDS_AT: 'tomorrow' is not"),
         ("MAINTENANCE_MODE", "line 1 is not NAME=value"),
         ("MAINTENANCE_MODE=1\nMAINTENANCE_MODE=0", "MAINTENANCE_MODE is set twice"),
+        ("SET_BY=a\nSET_BY=b", "SET_BY is set twice"),
         ("COLOR=blue", "line 1: 'COLOR' is not a switch setting"),
         ("<html>", "line 1 is not NAME=value"),
         (
@@ -77,7 +80,7 @@ def test_a_way_in_can_never_be_set_through_the_switch(name: str) -> None:
 )
 def test_invalid_documents_say_what_is_wrong(text: str, problem: str) -> None:
     with pytest.raises(InvalidDocument) as info:
-        parse_document(text)
+        parse_document(text, NOTHING)
     assert problem in str(info.value)
 
 
@@ -87,72 +90,49 @@ def test_written_documents_read_back_as_written() -> None:
         {"SET_BY": "alice"},
     )
     assert text == "MAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=Upgrading\nSET_BY=alice\n"
-    assert parse_document(text).values["message"] == "Upgrading"
+    assert parse_document(text, NOTHING).message == "Upgrading"
 
 
 def test_the_switch_replaces_the_environments_mode_and_window() -> None:
-    environment = load_config(
-        {
-            "MAINTENANCE_STARTS_AT": START.isoformat(),
-            "MAINTENANCE_ENDS_AT": END.isoformat(),
-            "MAINTENANCE_MESSAGE": "Planned",
-        }
+    planned = environment(
+        starts_at=START.isoformat(), ends_at=END.isoformat(), message="Planned"
     )
-    off = apply_document(environment, parse_document("MAINTENANCE_MODE=0"))
+    off = parse_document("MAINTENANCE_MODE=0", planned)
     assert (off.enabled, off.starts_at, off.ends_at) == (False, None, None)
-    on = apply_document(environment, parse_document("MAINTENANCE_MODE=1"))
+    on = parse_document("MAINTENANCE_MODE=1", planned)
     assert (on.enabled, on.starts_at, on.message) == (True, None, "Planned")
 
 
 def test_an_end_and_message_from_the_switch_win_when_given() -> None:
-    environment = load_config(
-        {"MAINTENANCE_ENDS_AT": END.isoformat(), "MAINTENANCE_MESSAGE": "Planned"}
-    )
-    kept = apply_document(environment, parse_document("MAINTENANCE_MODE=1"))
+    planned = environment(ends_at=END.isoformat(), message="Planned")
+    kept = parse_document("MAINTENANCE_MODE=1", planned)
     assert kept.ends_at == END  # "on now, expected back at" the environment's end
-    given = apply_document(
-        environment,
-        parse_document(
-            "MAINTENANCE_MODE=1\nMAINTENANCE_ENDS_AT=2026-12-02T01:00:00Z\n"
-            "MAINTENANCE_MESSAGE="
-        ),
+    given = parse_document(
+        "MAINTENANCE_MODE=1\nMAINTENANCE_ENDS_AT=2026-12-02T01:00:00Z\n"
+        "MAINTENANCE_MESSAGE=",
+        planned,
     )
     assert given.ends_at == datetime(2026, 12, 2, 1, tzinfo=timezone.utc)
     assert given.message == DEFAULT_MESSAGE  # empty means the default, as in env
 
 
 def test_a_window_from_the_switch_does_not_borrow_the_environments_end() -> None:
-    environment = load_config({"MAINTENANCE_ENDS_AT": END.isoformat()})
-    document = parse_document(
-        "MAINTENANCE_MODE=0\nMAINTENANCE_STARTS_AT=2026-12-05T22:00:00Z"
+    state = parse_document(
+        "MAINTENANCE_MODE=0\nMAINTENANCE_STARTS_AT=2026-12-05T22:00:00Z",
+        environment(ends_at=END.isoformat()),
     )
-    config = apply_document(environment, document)
-    assert config.starts_at == datetime(2026, 12, 5, 22, tzinfo=timezone.utc)
-    assert config.ends_at is None
+    assert state.starts_at == datetime(2026, 12, 5, 22, tzinfo=timezone.utc)
+    assert state.ends_at is None
 
 
-def test_the_switch_never_changes_who_gets_in() -> None:
-    environment = load_config(
-        {
-            "MAINTENANCE_ALLOWED_IPS": "10.0.0.0/8",
-            "MAINTENANCE_EXEMPT_PATHS": "/healthz",
-        }
-    )
-    config = apply_document(environment, parse_document("MAINTENANCE_MODE=1"))
-    assert config.allowed_networks is environment.allowed_networks
-    assert config.exempt_paths is environment.exempt_paths
-    assert config.trusted_proxies is environment.trusted_proxies
-    assert config.bypass_token is environment.bypass_token
+def test_the_switch_yields_a_state_and_nothing_of_who_gets_in() -> None:
+    """A State has no field for a way in: the type itself keeps the promise."""
+    ways_in = {"allowed_networks", "trusted_proxies", "exempt_paths", "bypass_token"}
+    assert ways_in.isdisjoint(State.__dataclass_fields__)
 
 
 def test_the_switch_may_carry_read_only() -> None:
-    environment = load_config({})
-    read_only = apply_document(
-        environment, parse_document("MAINTENANCE_MODE=1\nMAINTENANCE_READ_ONLY=yes")
-    )
+    read_only = parse_document("MAINTENANCE_MODE=1\nMAINTENANCE_READ_ONLY=yes", NOTHING)
     assert (read_only.enabled, read_only.read_only) == (True, True)
-    inherited = apply_document(
-        load_config({"MAINTENANCE_READ_ONLY": "1"}),
-        parse_document("MAINTENANCE_MODE=1"),
-    )
+    inherited = parse_document("MAINTENANCE_MODE=1", environment(read_only="1"))
     assert inherited.read_only is True

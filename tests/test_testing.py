@@ -17,7 +17,7 @@ def test_context_manager_switches_maintenance_on_and_restores() -> None:
             allowed_ips=["10.0.0.0/8", "2001:db8::/32"], retry_after=60
         ):
             config = get_config()
-            assert config.enabled
+            assert config.environment.enabled
             assert [str(n) for n in config.allowed_networks.networks] == [
                 "10.0.0.0/8",
                 "2001:db8::/32",
@@ -28,7 +28,7 @@ def test_context_manager_switches_maintenance_on_and_restores() -> None:
             assert response["Retry-After"] == "60"
         assert os.environ["MAINTENANCE_MESSAGE"] == "kept"
         assert "MAINTENANCE_MODE" not in os.environ
-        assert not get_config().enabled
+        assert not get_config().environment.enabled
         assert Client().get("/").status_code == 200
     finally:
         del os.environ["MAINTENANCE_MESSAGE"]
@@ -36,8 +36,8 @@ def test_context_manager_switches_maintenance_on_and_restores() -> None:
 
 def test_mode_can_be_left_off_to_test_a_schedule() -> None:
     with maintenance_mode(mode=False, starts_at="2030-01-01T00:00:00Z"):
-        assert not get_config().enabled
-        assert get_config().starts_at is not None
+        assert not get_config().environment.enabled
+        assert get_config().environment.starts_at is not None
 
 
 def test_invalid_settings_fail_at_once_and_leave_nothing_behind() -> None:
@@ -82,4 +82,4 @@ def test_switch_behind_the_fixture_restores_the_environment(
         assert get_config().retry_after_seconds == 60
     assert os.environ["MAINTENANCE_MESSAGE"] == "kept"
     assert "MAINTENANCE_RETRY_AFTER" not in os.environ
-    assert not get_config().enabled
+    assert not get_config().environment.enabled

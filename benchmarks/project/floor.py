@@ -30,7 +30,9 @@ class ConstantPageMiddleware:
         config = get_config()
         probe = HttpRequest()
         probe.META["HTTP_ACCEPT"] = "text/html"
-        sample = UnavailableResponses(config, served_languages(config)).build(probe)
+        sample = UnavailableResponses(
+            config, config.environment, served_languages(config)
+        ).build(probe)
         self.body, self.headers = sample.content, dict(sample.items())
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -13,17 +13,18 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from envmaintenance import schedule
-from envmaintenance.conf import ConfigError, MaintenanceConfig, get_config, parse_moment
+from envmaintenance.conf import Config, ConfigError, get_config, parse_moment
 from envmaintenance.export import export_files
 from envmaintenance.languages import served_languages
 from envmaintenance.network import address_key
+from envmaintenance.schedule import State
 from envmaintenance.stores import StoreError, open_store
 from envmaintenance.switch import (
     InvalidDocument,
     Switch,
-    SwitchDocument,
-    apply_document,
+    get_switch,
     replace_document,
+    state_in_force,
     write_document,
 )
 
@@ -42,36 +43,22 @@ _DURATION = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _moment(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def _timestamp(value: float | None) -> str | None:
-    return (
-        None if value is None else _moment(datetime.fromtimestamp(value, timezone.utc))
-    )
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, timezone.utc).isoformat()
 
 
-def summarise(
-    config: MaintenanceConfig, plan: schedule.Schedule, now: float
-) -> dict[str, Any]:
-    """A configuration's state, as --json prints it (never the token)."""
-    active = plan.is_active(now)
+def describe_settings(config: Config) -> dict[str, Any]:
+    """What is fixed for the process, as --json prints it (never the token)."""
     return {
-        "state": plan.describe(now),
-        "active": active,
-        "starts_at": _moment(config.starts_at),
-        "ends_at": _moment(config.ends_at),
-        "retry_after": plan.retry_after_if_blocked(now),
         "allowed_networks": list(config.allowed_networks.cidrs),
         "trusted_proxies": config.trusted_proxies.entries(),
         "exempt_paths": list(config.exempt_paths.prefixes),
-        "read_only": config.read_only,
         "maintenance_paths": list(config.paths.prefixes),
         "status_path": config.status_path,
         "bypass_token_set": config.bypass_token is not None,
         "bypass_max_age": config.bypass_max_age_seconds,
-        "message": config.message,
         "messages": dict(config.messages),
     }
 
@@ -80,8 +67,7 @@ def describe_switch(switch: Switch) -> dict[str, Any] | None:
     """The switch as this process read it just now."""
     if switch.store is None:
         return None
-    document = switch.effective.document
-    notes = {} if document is None else dict(document.notes)
+    notes = switch.state.notes
     return {
         "url": switch.display,
         "interval": switch.interval,
@@ -95,29 +81,50 @@ def describe_switch(switch: Switch) -> dict[str, Any] | None:
     }
 
 
+def summarise(switch: Switch, now: float) -> dict[str, Any]:
+    """The state in force in the one JSON shape of a state, and beside it the
+    config, the environment's own state and the switch."""
+    config = switch.config
+    default = config.retry_after_seconds
+    return {
+        **switch.state.as_json(now, default),
+        "settings": describe_settings(config),
+        "environment": config.environment.as_json(now, default),
+        "switch": describe_switch(switch),
+    }
+
+
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The same summary as label/value lines for a person."""
+    settings = summary["settings"]
     starts_at, ends_at = summary["starts_at"], summary["ends_at"]
     window = f"{starts_at or 'now'} → {ends_at or 'no end set'}"
     read_only = ", read-only: only writes are stopped" if summary["read_only"] else ""
-    source = summary["source"]
+    retry_after = (
+        f"{summary['retry_after']} s"
+        if summary["active"]
+        else f"{summary['retry_after_default']} s, when maintenance is on"
+    )
     bypass = (
-        f"set (cookies last {summary['bypass_max_age']} s)"
-        if summary["bypass_token_set"]
+        f"set (cookies last {settings['bypass_max_age']} s)"
+        if settings["bypass_token_set"]
         else "not set"
     )
     return [
-        ("Maintenance", f"{summary['state']}{read_only} (decided by the {source})"),
-        ("Applies to", ", ".join(summary["maintenance_paths"]) or "the whole site"),
+        (
+            "Maintenance",
+            f"{summary['state']}{read_only} (decided by the {summary['source']})",
+        ),
+        ("Applies to", ", ".join(settings["maintenance_paths"]) or "the whole site"),
         ("Window", window if starts_at or ends_at else "none"),
-        ("Retry-After", f"{summary['retry_after']} s"),
-        ("Allowed networks", ", ".join(summary["allowed_networks"]) or "none"),
-        ("Trusted proxies", ", ".join(summary["trusted_proxies"]) or "none"),
-        ("Exempt paths", ", ".join(summary["exempt_paths"]) or "none"),
-        ("Status path", summary["status_path"] or "none"),
+        ("Retry-After", retry_after),
+        ("Allowed networks", ", ".join(settings["allowed_networks"]) or "none"),
+        ("Trusted proxies", ", ".join(settings["trusted_proxies"]) or "none"),
+        ("Exempt paths", ", ".join(settings["exempt_paths"]) or "none"),
+        ("Status path", settings["status_path"] or "none"),
         ("Bypass token", bypass),
         ("Message", summary["message"]),
-        *[(f"Message ({code})", text) for code, text in summary["messages"].items()],
+        *[(f"Message ({code})", text) for code, text in settings["messages"].items()],
         *switch_rows(summary),
     ]
 
@@ -170,14 +177,6 @@ def parse_until(options: dict[str, Any], now: datetime) -> datetime | None:
         seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
         return (now + timedelta(seconds=seconds)).replace(microsecond=0)
     return None
-
-
-def switch_for(config: MaintenanceConfig) -> Switch:
-    """A switch read once, now: what this command reports and exports."""
-    store = (
-        None if config.switch is None else open_store(config.switch, config.switch_key)
-    )
-    return Switch(config, store, config.switch_interval_seconds)
 
 
 def _signature(options: dict[str, Any], now: datetime) -> dict[str, str]:
@@ -239,55 +238,47 @@ class Command(BaseCommand):
         if options.get("action"):
             self.set_switch(config, options["action"], options)
             return
-        switch = switch_for(config)
+        switch = get_switch()
         now = schedule.clock()
-        effective = switch.effective
         if options["ip"] is not None:
-            state = effective.schedule.describe(now)
+            state = switch.state.describe(now)
             self.explain(config, state, options["ip"], options["json"])
             return
-        summary = summarise(effective.config, effective.schedule, now)
-        summary["source"] = effective.source
-        summary["environment"] = summarise(config, schedule.Schedule(config), now)
-        summary["switch"] = describe_switch(switch)
+        summary = summarise(switch, now)
         if options["json"]:
             self.stdout.write(json.dumps(summary, indent=2))
             return
         for label, value in summary_rows(summary):
             self.stdout.write(f"{label + ':':<18}{value}")
 
-    def set_switch(
-        self, config: MaintenanceConfig, action: str, options: dict[str, Any]
-    ) -> None:
+    def set_switch(self, config: Config, action: str, options: dict[str, Any]) -> None:
         """Write the document every process will read, and say what it does."""
         if config.switch is None:
             raise CommandError(NO_SWITCH)
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        settings = {"on": {"MAINTENANCE_MODE": "1"}, "off": {"MAINTENANCE_MODE": "0"}}
-        values = dict(settings.get(action, {}))
+        modes = {"on": {"MAINTENANCE_MODE": "1"}, "off": {"MAINTENANCE_MODE": "0"}}
+        values = dict(modes.get(action, {}))
         if action == "on":
             values.update(self.on_values(options, now))
         text = write_document(values, _signature(options, now))
         try:
             store = open_store(config.switch, config.switch_key)
-            document = replace_document(store, text)
+            state = replace_document(store, text, config.environment)
         except (StoreError, InvalidDocument) as exc:
             raise CommandError(f"the switch was not changed: {exc}") from None
-        self.stdout.write(self.outcome(config, document, now))
+        self.stdout.write(self.outcome(config, state, now))
 
-    def export(
-        self, config: MaintenanceConfig, directory: Path, nginx_root: str | None
-    ) -> None:
+    def export(self, config: Config, directory: Path, nginx_root: str | None) -> None:
         """The page of the state in force (environment and switch), for the proxy
         to serve when the app cannot answer."""
-        served = switch_for(config).effective.config
-        language = served_languages(served).fallback
+        state = state_in_force()
+        language = served_languages(config).fallback
         root = Path(nginx_root) if nginx_root else directory.resolve()
         if not root.is_absolute():
             raise CommandError(f"--nginx-root {nginx_root!r} must be an absolute path")
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            written = export_files(served, language, directory, root)
+            written = export_files(config, state, language, directory, root)
         except OSError as exc:
             raise CommandError(f"cannot write to {directory}: {exc}") from None
         for path in written:
@@ -313,30 +304,27 @@ class Command(BaseCommand):
             values["MAINTENANCE_MESSAGE"] = options["message"]
         return values
 
-    def outcome(
-        self, config: MaintenanceConfig, document: SwitchDocument, now: datetime
-    ) -> str:
+    def outcome(self, config: Config, state: State, now: datetime) -> str:
         """What every process will serve, and by when."""
         assert config.switch is not None
-        served = apply_document(config, document)
-        state = schedule.Schedule(served).describe(now.timestamp())
-        where = f"switch at {config.switch.display}{document.signed()}"
+        described = state.describe(now.timestamp())
+        where = f"switch at {config.switch.display}{state.signed()}"
         every = f"every process within {config.switch_interval_seconds} s"
-        if not document.overrides:
+        if state.source == "environment":
             return (
-                f"Control is back with the environment: maintenance {state} there, "
-                f"in {every} ({where})."
+                f"Control is back with the environment: maintenance {described} "
+                f"there, in {every} ({where})."
             )
-        ends = served.ends_at
+        ends = state.ends_at
         back = (
-            f", expected back by {ends.isoformat()}" if ends and state == "on" else ""
+            f", expected back by {ends.isoformat()}"
+            if ends and described == "on"
+            else ""
         )
-        mode = " (read-only: only writes are stopped)" if served.read_only else ""
-        return f"Maintenance {state.upper()}{mode}{back}, in {every} ({where})."
+        mode = " (read-only: only writes are stopped)" if state.read_only else ""
+        return f"Maintenance {described.upper()}{mode}{back}, in {every} ({where})."
 
-    def explain(
-        self, config: MaintenanceConfig, state: str, address: str, as_json: bool
-    ) -> None:
+    def explain(self, config: Config, state: str, address: str, as_json: bool) -> None:
         address = address.strip()
         key = address_key(address)
         if key is None:

@@ -228,6 +228,54 @@ def load(wrk: str, name: str, url: str) -> tuple[float, float]:
 
 
 Row = tuple[str, str]  # (server, variant)
+STALLED_VARIANT = "envmaintenance off, Redis switch"
+
+
+def latencies(wrk: str, url: str) -> tuple[float, float]:
+    """p99 and max latency in milliseconds of one wrk run (after its warm-up)."""
+    command = [wrk, "-t1", f"-c{HTTP_CONNECTIONS}", f"-d{HTTP_SECONDS}s", "--latency"]
+    result = subprocess.run(
+        [*command, url], capture_output=True, text=True, timeout=HTTP_SECONDS + 30
+    )
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    line = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", result.stdout)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", result.stdout)
+    if line is None or p99 is None or "Socket errors" in result.stdout:
+        raise SystemExit(f"wrk failed against {url}:\n{result.stdout}")
+    return float(p99[1]) * scale[p99[2]], float(line[1]) * scale[line[2]]
+
+
+def with_the_store_stopped(
+    state_dir: Path,
+) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
+    """The same server measured with the Redis switch healthy, then SIGSTOPped
+    (accepts connections, never answers), in alternating order per round."""
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    redis = int(os.environ["BENCH_REDIS_PID"])
+    samples: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {}
+    for round_number in range(HTTP_ROUNDS):
+        for server in ("gunicorn", "uvicorn"):
+            with serving(server, STALLED_VARIANT, state_dir) as url:
+                load(wrk, STALLED_VARIANT, url)  # warm
+                pair = {}
+                for stopped in (False, True)[:: 1 if round_number % 2 else -1]:
+                    os.kill(redis, signal.SIGSTOP if stopped else signal.SIGCONT)
+                    try:
+                        pair[stopped] = latencies(wrk, url)
+                    finally:
+                        os.kill(redis, signal.SIGCONT)
+                samples.setdefault(server, []).append((pair[False], pair[True]))
+    return {
+        server: tuple(  # type: ignore[misc]
+            (
+                statistics.median(p[which][0] for p in pairs),
+                statistics.median(p[which][1] for p in pairs),
+            )
+            for which in (0, 1)
+        )
+        for server, pairs in samples.items()
+    }
 
 
 def over_http(state_dir: Path) -> dict[Row, tuple[float, float]]:
@@ -326,7 +374,8 @@ TARGETS = [
     ("off ÷ bare", "envmaintenance off", "bare", 1.01),
     ("off, file switch ÷ bare", "envmaintenance off, file switch", "bare", 1.01),
     ("off, Redis switch ÷ bare", "envmaintenance off, Redis switch", "bare", 1.01),
-    ("503 ÷ floor", "envmaintenance 503", "floor", 1.25),
+    # Decided: the 503 is judged against the blind 503; ÷ floor is reported.
+    ("503 ÷ floor", "envmaintenance 503", "floor", None),
     # Our own bound: of the 503's cost, the decision (who, which body, which
     # language) is at most a tenth; the rest is the answer itself.
     (
@@ -335,12 +384,18 @@ TARGETS = [
         "floor behind SecurityMiddleware, our 503",
         1.10,
     ),
-    ("503, switch ÷ floor", "envmaintenance 503, switch", "floor", 1.25),
+    (
+        "503, switch ÷ the same 503 answered blindly",
+        "envmaintenance 503, switch",
+        "floor behind SecurityMiddleware, our 503",
+        1.10,
+    ),
+    ("503, switch ÷ floor", "envmaintenance 503, switch", "floor", None),
     (
         "read-only, blocked write ÷ floor",
         "envmaintenance read-only, write",
         "floor",
-        1.25,
+        None,
     ),
     ("read-only, read ÷ bare", "envmaintenance read-only, read", "bare", 1.03),
     ("off, status path ÷ bare", "envmaintenance off, status path", "bare", 1.01),
@@ -349,7 +404,7 @@ TARGETS = [
         "503, ten languages ÷ floor",
         "envmaintenance 503, ten languages",
         "floor",
-        1.25,
+        None,
     ),
     # The languages cost an allowed request nothing.
     (
@@ -389,6 +444,8 @@ class Figures:
     counted: dict[str, float]
     startup: dict[int, tuple[float, float]]
     rendering: dict[str, tuple[float, int]]
+    # server -> ((p99, max) healthy, (p99, max) with the store SIGSTOPped), ms
+    stalled: dict[str, tuple[tuple[float, float], tuple[float, float]]]
 
 
 @contextlib.contextmanager
@@ -404,6 +461,7 @@ def redis_for_the_run(directory: Path) -> Iterator[None]:
         stdout=subprocess.DEVNULL,
     )
     os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    os.environ["BENCH_REDIS_PID"] = str(server.pid)
     try:
         deadline = time.monotonic() + 10
         while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
@@ -423,12 +481,14 @@ def measure() -> Figures:
         us = in_process(state_dir)
         print("Measuring over HTTP...", file=sys.stderr)
         http = over_http(state_dir)
+        print("Measuring with the store stopped...", file=sys.stderr)
+        stalled = with_the_store_stopped(state_dir)
         counted = {}
         if COUNT_INSTRUCTIONS:
             print("Counting instructions...", file=sys.stderr)
             counted = instructions(state_dir)
     print("Measuring start-up...", file=sys.stderr)
-    return Figures(us, http, counted, start_up(), pre_rendering())
+    return Figures(us, http, counted, start_up(), pre_rendering(), stalled)
 
 
 def in_process_section(us: dict[str, float]) -> list[str]:
@@ -506,6 +566,12 @@ def startup_section(
     ]
 
 
+def judged(measured: float, limit: float | None) -> str:
+    if limit is None:
+        return "—"
+    return "yes" if measured <= limit else "NO"
+
+
 def targets_section(figures: Figures) -> list[str]:
     def ratio(measured: dict[str, float], top: str, bottom: str) -> str:
         if top not in measured or bottom not in measured:
@@ -518,11 +584,16 @@ def targets_section(figures: Figures) -> list[str]:
             figure,
             ratio(us, top, bottom),
             ratio(figures.counted, top, bottom),
-            f"≤ {limit}",
-            "yes" if us[top] / us[bottom] <= limit else "NO",
+            "reported" if limit is None else f"≤ {limit}",
+            judged(us[top] / us[bottom], limit),
         ]
         for figure, top, bottom, limit in TARGETS
     ]
+    for server, (healthy, stalled) in sorted(figures.stalled.items()):
+        for what, index in (("p99", 0), ("max", 1)):
+            measured = stalled[index] / healthy[index]
+            figure = f"{server}: {what} latency, Redis stopped ÷ healthy"
+            rows.append([figure, f"{measured:.3f}", "", "≤ 1.1", judged(measured, 1.1)])
     seconds, megabytes = figures.startup[100_000]
     met = "yes" if seconds <= 2 and megabytes <= 50 else "NO"
     load = f"{seconds:.2f} s, {megabytes:.1f} MB"

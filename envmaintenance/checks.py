@@ -41,6 +41,8 @@ ERROR_IDS = {
     "MAINTENANCE_READ_ONLY": "envmaintenance.E015",
     "MAINTENANCE_PATHS": "envmaintenance.E016",
     "MAINTENANCE_STATUS_PATH": "envmaintenance.E017",
+    "MAINTENANCE_SWITCH_CACHE": "envmaintenance.E019",
+    "MAINTENANCE_SWITCH_UNREADABLE": "envmaintenance.E020",
 }
 TEMPLATE_ERROR_ID = "envmaintenance.E011"
 # MAINTENANCE_MESSAGE_<LANG>, the one family of names not in ERROR_IDS: a

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import environ
@@ -52,6 +53,14 @@ MESSAGE_VARIANT = re.compile(
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 _SEPARATORS = re.compile(r"[,\s]+")
+# What no value may hold, from the environment or a switch document: C0 controls
+# but tab, DEL and C1 (NEL among them), the line and paragraph separators, and
+# the bidi embeddings, overrides and isolates ("Trojan Source"). A value is one
+# line of text that reads as it is stored: none can smuggle in a second setting,
+# clear a terminal or reorder what an operator reads.
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 # RFC 3986 unreserved characters: the token goes into a link unencoded.
 _TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9._~-]+")
 
@@ -73,6 +82,11 @@ class Config:
     switch: SwitchLocation | None = None
     switch_interval_seconds: int = DEFAULT_SWITCH_INTERVAL_SECONDS
     switch_key: str = DEFAULT_SWITCH_KEY
+    # The last good document on local disk; None: a file in the temporary
+    # directory named after the switch.
+    switch_cache: Path | None = None
+    # With neither store nor cache at start-up: "environment" or "on".
+    switch_unreadable: str = "environment"
     # When set, maintenance applies only under these prefixes.
     paths: PathScope = field(default_factory=PathScope)
     status_path: str | None = None
@@ -90,6 +104,23 @@ class ConfigError(ImproperlyConfigured):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(f"{name}: {text}" for name, text in problems))
+
+
+def forbidden_character(text: str, *, list_of_entries: bool = False) -> str | None:
+    """'U+000A, which no value may hold (...)' for the first such character.
+
+    In a list (networks, paths) a line break only separates entries, as a comma
+    does: YAML block scalars write lists that way.
+    """
+    if list_of_entries:
+        text = text.replace("\r", " ").replace("\n", " ")
+    found = _FORBIDDEN.search(text)
+    if found is None:
+        return None
+    return (
+        f"U+{ord(found[0]):04X}, which no value may hold (control characters, "
+        f"line and paragraph separators, bidi controls)"
+    )
 
 
 def parse_bool(raw: str) -> bool:
@@ -156,6 +187,35 @@ def parse_switch_key(raw: str) -> str:
             f"characters without spaces, like {DEFAULT_SWITCH_KEY}:shop"
         )
     return key
+
+
+def parse_switch_cache(raw: str) -> Path | None:
+    text = raw.strip()
+    if not text:
+        return None
+    path = Path(text)
+    if not path.is_absolute() or text.endswith("/"):
+        raise ValueError(
+            f"{raw!r} is not an absolute path to a file; expected one like "
+            f"/var/cache/envmaintenance/switch.json"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(f"the directory {str(path.parent)!r} does not exist")
+    return path
+
+
+UNREADABLE_CHOICES = ("environment", "on")
+
+
+def parse_switch_unreadable(raw: str) -> str:
+    choice = raw.strip().lower() or "environment"
+    if choice not in UNREADABLE_CHOICES:
+        raise ValueError(
+            f"{raw!r} is not a choice; expected 'environment' (follow the "
+            f"environment until the switch is readable) or 'on' (maintenance on "
+            f"until it is)"
+        )
+    return choice
 
 
 def parse_moment(raw: str) -> datetime | None:
@@ -243,10 +303,19 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "switch": ("MAINTENANCE_SWITCH_URL", parse_switch_url),
     "switch_interval_seconds": ("MAINTENANCE_SWITCH_INTERVAL", parse_switch_interval),
     "switch_key": ("MAINTENANCE_SWITCH_KEY", parse_switch_key),
+    "switch_cache": ("MAINTENANCE_SWITCH_CACHE", parse_switch_cache),
+    "switch_unreadable": ("MAINTENANCE_SWITCH_UNREADABLE", parse_switch_unreadable),
     "read_only": ("MAINTENANCE_READ_ONLY", parse_bool),
     "paths": ("MAINTENANCE_PATHS", parse_scope),
     "status_path": ("MAINTENANCE_STATUS_PATH", parse_status_path),
 }
+
+
+# Variables that hold a list of entries.
+LISTS = frozenset(
+    VARIABLES[name][0]
+    for name in ("allowed_networks", "trusted_proxies", "exempt_paths", "paths")
+)
 
 
 def load_config(environ_map: Mapping[str, str]) -> Config:
@@ -304,6 +373,10 @@ def _read(
 ) -> None:
     """values[name] = the parsed variable, or one problem that names it."""
     raw = env.ENVIRON[variable]
+    character = forbidden_character(raw, list_of_entries=variable in LISTS)
+    if character is not None:
+        problems.append((variable, f"{_shown(variable, raw)} holds {character}"))
+        return
     try:
         values[name] = parse(env.str(variable))
     except ValueError as exc:

@@ -120,7 +120,7 @@ class MaintenanceMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         responses = self.responses
         if self.switch is not None:
-            state = await self.switch.acurrent(schedule.clock())
+            state = self.switch.current(schedule.clock())
             if state is not responses.state:
                 # Rendering every language takes tens of milliseconds: not on
                 # the event loop.

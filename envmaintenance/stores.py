@@ -6,6 +6,7 @@ Nothing here imports the Redis client unless a redis:// URL is in use.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -22,6 +23,13 @@ REDIS_TIMEOUT_SECONDS = 0.1
 # A switch document is a few lines; anything larger is not one.
 MAX_DOCUMENT_BYTES = 16 * 1024
 _REDIS_SCHEMES = ("redis", "rediss")
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 _EXAMPLES = "file:///var/run/maintenance/switch or redis://redis:6379/0"
 
 
@@ -149,16 +157,41 @@ class FileStore:
         self.path = location.path
 
     def read(self) -> str | None:
+        """The file's text; None only when there is no file at all.
+
+        Opened anew each time (a Kubernetes ConfigMap swaps a symlink), without
+        blocking, and read only if it is a regular file: a FIFO, a device, a
+        socket or a directory at the path is a failed read, never a hang. A
+        symlink to nothing is a failed read too, not "no override": a ConfigMap
+        swap or a deploy in progress must not flip the state.
+        """
         try:
-            # Opened anew each time: a Kubernetes ConfigMap swaps a symlink.
-            with self.path.open("rb") as source:
-                data = source.read(MAX_DOCUMENT_BYTES + 1)
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
         except FileNotFoundError:
+            if self.path.is_symlink():
+                raise StoreError(
+                    f"{self.path} is a symlink to {os.readlink(self.path)!r}, "
+                    f"which does not exist"
+                ) from None
             return None
         except OSError as exc:
             raise StoreError(
                 f"cannot read {self.path}: {exc.strerror or exc}"
             ) from None
+        try:
+            kind = stat.S_IFMT(os.fstat(descriptor).st_mode)
+            if kind != stat.S_IFREG:
+                what = _KINDS.get(kind, "a special file")
+                raise StoreError(
+                    f"cannot read {self.path}: not a regular file ({what})"
+                )
+            data = _read_at_most(descriptor, MAX_DOCUMENT_BYTES + 1)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read {self.path}: {exc.strerror or exc}"
+            ) from None
+        finally:
+            os.close(descriptor)
         return _decode(data)
 
     def write(self, text: str) -> None:
@@ -222,6 +255,16 @@ class RedisStore:
             self.client.set(self.key, text.encode())
         except self.errors as exc:
             raise StoreError(f"cannot write {self.location.display}: {exc}") from None
+
+
+def _read_at_most(descriptor: int, limit: int) -> bytes:
+    data = b""
+    while len(data) < limit:
+        chunk = os.read(descriptor, limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _decode(data: bytes) -> str:

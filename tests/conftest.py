@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import AsyncClient, Client
 
-from envmaintenance import schedule
+from envmaintenance import schedule, switch
 from envmaintenance.conf import STATE_FIELDS, Config, get_config
 from envmaintenance.schedule import State
 from envmaintenance.testing import maintenance  # noqa: F401 - the fixture users get
@@ -20,14 +22,21 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A developer's shell must not change test outcomes."""
+def clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """A developer's shell must not change test outcomes, nor one test's switch
+    cache (in the temporary directory) another's; no reader outlives its test."""
     for name in list(os.environ):
         if name.startswith("MAINTENANCE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("tmp")))
     get_config.cache_clear()
     yield
     get_config.cache_clear()
+    if switch._process_switch is not None:
+        switch._process_switch.stop()
+        switch._process_switch = None
 
 
 @pytest.fixture
@@ -87,3 +96,14 @@ def make_config(**fields: Any) -> Config:
     """A Config from fields of both kinds: the State's go into its environment."""
     state = {name: fields.pop(name) for name in STATE_FIELDS if name in fields}
     return Config(environment=State(**state), **fields)
+
+
+@pytest.fixture
+def no_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch's reader thread never runs: the test drives its ticks with
+    refresh(), as where threads do not run (uWSGI without --enable-threads)."""
+
+    def pretend(self: switch.Switch, now: float) -> None:
+        self._reader = threading.Thread()  # never started
+
+    monkeypatch.setattr(switch.Switch, "_start_reader", pretend)

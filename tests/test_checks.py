@@ -40,6 +40,8 @@ INVALID_VALUES = {
     "MAINTENANCE_READ_ONLY": "reads",
     "MAINTENANCE_PATHS": "/checkout/*",
     "MAINTENANCE_STATUS_PATH": "/status /health",
+    "MAINTENANCE_SWITCH_CACHE": "relative/switch.json",
+    "MAINTENANCE_SWITCH_UNREADABLE": "off",
 }
 
 

@@ -47,7 +47,7 @@ def test_config_is_immutable() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " 1 ", "\ttrue\n"]
+    "raw", ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " 1 ", "\ttrue\t"]
 )
 def test_mode_on(raw: str) -> None:
     assert load_config({"MAINTENANCE_MODE": raw}).environment.enabled is True
@@ -433,3 +433,47 @@ def test_weak_or_unsafe_bypass_token_fails_without_echoing_it(token: str) -> Non
 def test_bypass_max_age_rejects(raw: str) -> None:
     message = problems_for({"MAINTENANCE_BYPASS_MAX_AGE": raw})
     assert "expected a whole number from 1 to 2592000" in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "character"),
+    [
+        ("MAINTENANCE_MODE", "1\n", "U+000A"),
+        ("MAINTENANCE_MESSAGE", "Back soon\nMAINTENANCE_READ_ONLY=1", "U+000A"),
+        ("MAINTENANCE_MESSAGE", "Back\u2028soon", "U+2028"),
+        ("MAINTENANCE_MESSAGE", "Back\x85soon", "U+0085"),
+        ("MAINTENANCE_MESSAGE", "\x1b[2Jcleared", "U+001B"),
+        ("MAINTENANCE_MESSAGE", "abc\u202edcba", "U+202E"),
+        ("MAINTENANCE_MESSAGE", "isolate\u2066x", "U+2066"),
+        ("MAINTENANCE_MESSAGE", "form\x0cfeed", "U+000C"),
+        ("MAINTENANCE_MESSAGE_DE", "Zur\x7fck", "U+007F"),
+        ("MAINTENANCE_SWITCH_KEY", "key\x00", "U+0000"),
+        ("MAINTENANCE_ALLOWED_IPS", "10.0.0.0/8\x0b192.0.2.1", "U+000B"),
+    ],
+)
+def test_a_value_holding_a_control_character_stops_start_up(
+    variable: str, raw: str, character: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({variable: raw})
+    ((name, problem),) = info.value.problems
+    assert name == variable
+    assert f"holds {character}, which no value may hold" in problem
+
+
+def test_a_tab_is_text_and_a_line_break_separates_list_entries() -> None:
+    config = load_config(
+        {
+            "MAINTENANCE_MESSAGE": "Back\tsoon",
+            "MAINTENANCE_EXEMPT_PATHS": "/healthz\r\n/static/",
+        }
+    )
+    assert config.environment.message == "Back\tsoon"
+    assert config.exempt_paths.prefixes == ("/healthz", "/static")
+
+
+def test_a_secret_with_a_control_character_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"MAINTENANCE_BYPASS_TOKEN": "s3cret-s3cret-s3cret\n"})
+    assert "s3cret" not in str(info.value)
+    assert "the token holds U+000A" in str(info.value)

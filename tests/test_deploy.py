@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 from envmaintenance.conf import load_config
+from envmaintenance.documents import parse_document
 from envmaintenance.schedule import State
-from envmaintenance.switch import parse_document
 from tests.processes import ROOT
 
 MANIFESTS = ROOT / "deploy" / "kubernetes"

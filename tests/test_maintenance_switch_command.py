@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -12,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from envmaintenance.documents import parse_document
 from envmaintenance.schedule import State
-from envmaintenance.switch import parse_document
 from tests.conftest import SetEnv
 from tests.processes import ROOT, child_environment
 
@@ -52,8 +53,9 @@ def test_on_writes_the_document_and_says_what_every_process_will_serve(
     assert state.ends_at is not None
     ends = state.ends_at.isoformat()
     assert out == (
-        f"Maintenance ON, expected back by {ends}, in every process within 3 s "
-        f"(switch at file://{switch_path} by alice (reason: db)).\n"
+        f"Maintenance ON, expected back by {ends}, in every process within 4 s, once "
+        f"the store is reachable (switch at file://{switch_path} by alice "
+        f"(reason: db)).\n"
     )
 
 
@@ -63,7 +65,7 @@ def test_off_and_env(switch_path: Path) -> None:
     out = run("env", "--by", "bob")
     assert out.startswith(
         "Control is back with the environment: maintenance off there, in every "
-        "process within 3 s"
+        "process within 4 s, once the store is reachable"
     )
     assert parse_document(switch_path.read_text(), State()).source == "environment"
 
@@ -80,15 +82,30 @@ def test_until_takes_an_iso_moment(switch_path: Path) -> None:
         (["--for", "0m"], "--for: '0m' is not a duration"),
         (["--until", "tomorrow"], "--until: 'tomorrow' is not a date-time"),
         (["--until", "2001-01-01T00:00:00Z"], "is in the past"),
-        (["--message", "two\nlines"], "--message must be one line"),
+        (["--message", "two\nlines"], "--message holds U+000A"),
+        (["--message", "a\u2028MAINTENANCE_READ_ONLY=1"], "--message holds U+2028"),
+        (["--message", "a\x85b"], "--message holds U+0085"),
+        (["--reason", "db\nMAINTENANCE_READ_ONLY=1"], "--reason holds U+000A"),
+        (["--by", "\x1b[2Jmallory"], "--by holds U+001B"),
+        (["--by", "evil\u202etxt.exe"], "--by holds U+202E"),
     ],
 )
 def test_bad_arguments_change_nothing(
     switch_path: Path, args: list[str], problem: str
 ) -> None:
-    with pytest.raises(CommandError, match=problem):
+    with pytest.raises(CommandError, match=re.escape(problem)):
         run("on", *args)
     assert not switch_path.exists()
+
+
+@pytest.mark.parametrize("action", ["off", "env"])
+def test_every_action_refuses_a_reason_that_would_inject(
+    switch_path: Path, action: str
+) -> None:
+    switch_path.write_text("MAINTENANCE_MODE=1\n")
+    with pytest.raises(CommandError, match="nothing was written"):
+        run(action, "--reason", "done\nMAINTENANCE_MODE=0")
+    assert switch_path.read_text() == "MAINTENANCE_MODE=1\n"  # unchanged
 
 
 def test_until_and_for_exclude_each_other(switch_path: Path) -> None:

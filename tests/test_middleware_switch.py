@@ -22,6 +22,7 @@ from envmaintenance.languages import served_languages
 from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.responses import render_page
 from envmaintenance.schedule import State
+from envmaintenance.switch import get_switch
 from tests.conftest import SetEnv, SetNow
 from tests.processes import ROOT, child_environment
 
@@ -30,10 +31,14 @@ NOW = 1_800_000_000.0  # 2027-01-15
 
 @pytest.fixture
 def switch_file(
-    tmp_path: Path, maintenance_env: SetEnv, frozen_clock: SetNow
+    tmp_path: Path,
+    maintenance_env: SetEnv,
+    frozen_clock: SetNow,
+    no_reader: None,
 ) -> Callable[[str | None], None]:
-    """A file switch; calling it writes (or deletes) the document and moves the
-    clock past the interval, as the next request after 2 s would find it."""
+    """A file switch; calling it writes (or deletes) the document, moves the
+    clock an interval on and reads it, as the reader's next tick would. The
+    reader thread itself is kept from running: these tests drive its ticks."""
     path = tmp_path / "switch"
     maintenance_env(switch_url=f"file://{path}", allowed_ips="192.0.2.1")
     now = [NOW]
@@ -46,6 +51,7 @@ def switch_file(
             path.write_text(text)
         now[0] += 2
         frozen_clock(now[0])
+        get_switch().refresh(now[0])
 
     return write
 

@@ -21,11 +21,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.processes import ROOT, sample_project_environment
+
+if TYPE_CHECKING:
+    from tests.e2e.switching import Load
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 20
@@ -219,6 +222,8 @@ def start_app(tmp_path: Path) -> Iterator[Start]:
             environ = {
                 **sample_project_environment(**maintenance),
                 "WEB_CONCURRENCY": str(workers),  # gunicorn.conf.py and uvicorn
+                # The switch's cache: this test's own, shared by its workers.
+                "TMPDIR": str(tmp_path),
                 **(environment or {}),
                 **extra,
             }
@@ -382,3 +387,20 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     if server.process is not None:
         server.process.send_signal(signal.SIGCONT)
     server.kill()
+
+
+@pytest.fixture
+def load() -> Iterator[Callable[[Server], Load]]:
+    """load(server): requests from 4 threads until finish(), every answer counted."""
+    from tests.e2e.switching import Load
+
+    running: list[Load] = []
+
+    def start(server: Server) -> Load:
+        assert isinstance(server.port, int)
+        running.append(Load(server.port).start())
+        return running[-1]
+
+    yield start
+    for generator in running:
+        generator.finish()

@@ -13,19 +13,24 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from envmaintenance import schedule
-from envmaintenance.conf import Config, ConfigError, get_config, parse_moment
+from envmaintenance.conf import (
+    Config,
+    ConfigError,
+    forbidden_character,
+    get_config,
+    parse_moment,
+)
+from envmaintenance.documents import InvalidDocument, write_document
 from envmaintenance.export import export_files
 from envmaintenance.languages import served_languages
 from envmaintenance.network import address_key
 from envmaintenance.schedule import State
 from envmaintenance.stores import StoreError, open_store
 from envmaintenance.switch import (
-    InvalidDocument,
     Switch,
     get_switch,
     replace_document,
     state_in_force,
-    write_document,
 )
 
 UNIX_SOCKET_NOTE = (
@@ -179,6 +184,16 @@ def parse_until(options: dict[str, Any], now: datetime) -> datetime | None:
     return None
 
 
+def refuse_unprintable(options: dict[str, Any]) -> None:
+    """--message, --reason and --by are one line of printable text, checked
+    before anything is written: a line break would add a setting."""
+    for option in ("message", "reason", "by"):
+        value = options.get(option)
+        character = None if value is None else forbidden_character(value)
+        if character is not None:
+            raise CommandError(f"--{option} holds {character}; nothing was written")
+
+
 def _signature(options: dict[str, Any], now: datetime) -> dict[str, str]:
     by = options["by"] or getpass.getuser()
     notes = {"SET_BY": by, "SET_AT": now.isoformat()}
@@ -255,6 +270,7 @@ class Command(BaseCommand):
         """Write the document every process will read, and say what it does."""
         if config.switch is None:
             raise CommandError(NO_SWITCH)
+        refuse_unprintable(options)
         now = datetime.now(timezone.utc).replace(microsecond=0)
         modes = {"on": {"MAINTENANCE_MODE": "1"}, "off": {"MAINTENANCE_MODE": "0"}}
         values = dict(modes.get(action, {}))
@@ -299,8 +315,6 @@ class Command(BaseCommand):
         if options["read_only"]:
             values["MAINTENANCE_READ_ONLY"] = "1"
         if options["message"] is not None:
-            if "\n" in options["message"] or "\r" in options["message"]:
-                raise CommandError("--message must be one line")
             values["MAINTENANCE_MESSAGE"] = options["message"]
         return values
 
@@ -309,7 +323,12 @@ class Command(BaseCommand):
         assert config.switch is not None
         described = state.describe(now.timestamp())
         where = f"switch at {config.switch.display}{state.signed()}"
-        every = f"every process within {config.switch_interval_seconds} s"
+        # A reader reads every interval, and a read gives up within a second: the
+        # bound holds for every process that can reach the store.
+        every = (
+            f"every process within {config.switch_interval_seconds + 1} s, once "
+            f"the store is reachable"
+        )
         if state.source == "environment":
             return (
                 f"Control is back with the environment: maintenance {described} "

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 import pytest
 
 from envmaintenance.conf import load_config
+from envmaintenance.documents import InvalidDocument, parse_document, write_document
 from envmaintenance.schedule import DEFAULT_MESSAGE, State
-from envmaintenance.switch import InvalidDocument, parse_document, write_document
 
 START = datetime(2026, 12, 1, 22, tzinfo=timezone.utc)
 END = datetime(2026, 12, 1, 23, tzinfo=timezone.utc)

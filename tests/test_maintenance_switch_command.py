@@ -183,3 +183,14 @@ def test_on_read_only_writes_it_and_says_so(switch_path: Path) -> None:
     out = run("on", "--read-only", "--by", "alice")
     assert parse_document(switch_path.read_text(), State()).read_only is True
     assert out.startswith("Maintenance ON (read-only: only writes are stopped), in")
+
+
+def test_a_document_written_with_escapes_is_never_printed_raw(
+    switch_path: Path,
+) -> None:
+    """Written past the command (a script, redis-cli): refused on reading, and
+    the status shows what is wrong without the escape itself."""
+    switch_path.write_text("MAINTENANCE_MODE=1\nSET_BY=\x1b[2Jmallory\n")
+    out = run()
+    assert "\x1b" not in out
+    assert "line 2 holds U+001B" in out

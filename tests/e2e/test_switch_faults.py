@@ -159,3 +159,23 @@ def test_a_switch_file_rewritten_in_place_under_load_never_lets_anyone_in(
     print(f"{rewrites} in-place rewrites: {dict(traffic.statuses)}")
     assert set(traffic.statuses) == {503}, traffic.statuses
     assert "the document is empty" in server.log_text()
+
+
+def test_gunicorn_preload_workers_each_read_the_switch(
+    start_app: Start, tmp_path: Path
+) -> None:
+    """--preload builds the middleware in the arbiter, which forks the workers:
+    each worker starts a reader of its own."""
+    url = f"file://{tmp_path}/switch"
+    server = start_app(
+        "gunicorn",
+        workers=3,
+        switch_url=url,
+        switch_interval=str(INTERVAL),
+        environment={"GUNICORN_CMD_ARGS": "--preload"},
+    )
+    assert server.log_text().count("following the switch at") == 1  # the arbiter
+    maintenance("on", "--reason", "preloaded", switch_url=url)
+    converge(server, 503, logged=("(reason: preloaded)", 3))
+    maintenance("off", "--reason", "done", switch_url=url)
+    converge(server, 200, logged=("(reason: done)", 3))

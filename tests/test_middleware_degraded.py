@@ -13,6 +13,7 @@ from django.test import AsyncClient, Client, RequestFactory
 
 from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.responses import PROBLEM_TYPE, READ_ONLY_NOTICE
+from envmaintenance.schedule import State
 from tests.conftest import SetEnv, SetNow
 
 TOKEN = "a-long-enough-bypass-token"
@@ -111,17 +112,8 @@ def test_partial_and_read_only_compose(maintenance_env: SetEnv, client: Client) 
     assert client.post("/account").status_code == 200
 
 
-STATUS_KEYS = {
-    "state",
-    "active",
-    "read_only",
-    "starts_at",
-    "ends_at",
-    "retry_after",
-    "retry_after_default",
-    "message",
-    "source",
-}
+# The state's one JSON shape (tests/test_schedule.py lists its keys).
+STATUS_KEYS = set(State().as_json(0, 3600))
 
 
 def status_of(client: Client | None = None, **extra: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -402,9 +403,11 @@ print("exiting")
     assert time.monotonic() - started < 30  # not the hour the read would take
 
 
-@pytest.mark.parametrize("kind", ["fifo", "directory", "dangling symlink", "empty"])
+@pytest.mark.parametrize(
+    "kind", ["fifo", "directory", "socket", "device", "dangling symlink", "empty"]
+)
 def test_a_file_that_is_no_document_keeps_the_last_good_state(
-    tmp_path: Path, log: Log, kind: str
+    tmp_path: Path, log: Log, kind: str, request: pytest.FixtureRequest
 ) -> None:
     path = tmp_path / "switch"
     path.write_text(ON)
@@ -414,6 +417,12 @@ def test_a_file_that_is_no_document_keeps_the_last_good_state(
         os.mkfifo(path)  # no writer: a blocking open would hang forever
     elif kind == "directory":
         path.mkdir()
+    elif kind == "socket":
+        listening = socket.socket(socket.AF_UNIX)
+        request.addfinalizer(listening.close)
+        listening.bind(str(path))
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # endless, if it were read
     elif kind == "dangling symlink":
         path.symlink_to(tmp_path / "..data" / "switch")
     else:
@@ -424,6 +433,8 @@ def test_a_file_that_is_no_document_keeps_the_last_good_state(
     expected = {
         "fifo": "not a regular file (a FIFO)",
         "directory": "not a regular file (a directory)",
+        "socket": "No such device or address",  # open() refuses a socket
+        "device": "not a regular file (a character device)",
         "dangling symlink": "which does not exist",
         "empty": "the document is empty",
     }[kind]

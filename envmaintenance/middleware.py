@@ -106,31 +106,53 @@ class MaintenanceMiddleware:
                 return status_response(self.responses, schedule.clock(), request)
             return self.get_response(request)  # type: ignore[return-value]
         responses = self.responses
-        if self.switch is not None:
-            state = self.switch.current(schedule.clock())
-            if state is not responses.state:
-                responses = self.follow(state)
+        if self.switch is None:
+            verdict = self.judge(request, responses)
+            if verdict is UNTOUCHED:
+                return self.get_response(request)  # type: ignore[return-value]
+            if verdict is PRIVATE:
+                return keep_private(self.get_response(request))  # type: ignore[arg-type]
+            return verdict  # type: ignore[return-value]
+        state = self.switch.current(schedule.clock())
+        if state is not responses.state:
+            responses = self.follow(state)
         verdict = self.judge(request, responses)
-        if verdict is UNTOUCHED:
-            return self.get_response(request)  # type: ignore[return-value]
-        if verdict is PRIVATE:
-            return keep_private(self.get_response(request))  # type: ignore[arg-type]
-        return verdict  # type: ignore[return-value]
+        if verdict is not UNTOUCHED and verdict is not PRIVATE:
+            return verdict  # type: ignore[return-value]
+        # Let through under this state: in flight until answered, so that a
+        # switch can wait for it to drain (manage.py maintenance on --wait).
+        in_flight = self.switch.in_flight
+        key = in_flight.admit(responses.state)
+        try:
+            response = self.get_response(request)
+        finally:
+            in_flight.done(key)
+        return keep_private(response) if verdict is PRIVATE else response  # type: ignore[arg-type, return-value]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         responses = self.responses
-        if self.switch is not None:
-            state = self.switch.current(schedule.clock())
-            if state is not responses.state:
-                # Rendering every language takes tens of milliseconds: not on
-                # the event loop.
-                responses = await asyncio.to_thread(self.follow, state)
+        if self.switch is None:
+            verdict = self.judge(request, responses)
+            if verdict is UNTOUCHED:
+                return await self.get_response(request)  # type: ignore[misc, no-any-return]
+            if verdict is PRIVATE:
+                return keep_private(await self.get_response(request))  # type: ignore[misc]
+            return verdict  # type: ignore[return-value]
+        state = self.switch.current(schedule.clock())
+        if state is not responses.state:
+            # Rendering every language takes tens of milliseconds: not on the
+            # event loop.
+            responses = await asyncio.to_thread(self.follow, state)
         verdict = self.judge(request, responses)
-        if verdict is UNTOUCHED:
-            return await self.get_response(request)  # type: ignore[misc, no-any-return]
-        if verdict is PRIVATE:
-            return keep_private(await self.get_response(request))  # type: ignore[misc]
-        return verdict  # type: ignore[return-value]
+        if verdict is not UNTOUCHED and verdict is not PRIVATE:
+            return verdict  # type: ignore[return-value]
+        in_flight = self.switch.in_flight
+        key = in_flight.admit(responses.state)
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+        finally:
+            in_flight.done(key)
+        return keep_private(response) if verdict is PRIVATE else response
 
     def answers_for(
         self, state: State, *, starting: bool = False

@@ -14,6 +14,7 @@ two intervals reads the store itself, bounded by the store's own timeouts.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ from envmaintenance import schedule
 from envmaintenance.cache import SwitchCache, default_cache_path
 from envmaintenance.conf import Config, get_config
 from envmaintenance.documents import InvalidDocument, parse_document
+from envmaintenance.fleet import InFlight, Reporter, reports_for
 from envmaintenance.schedule import State
 from envmaintenance.stores import Store, StoreError, open_store
 
@@ -53,7 +55,11 @@ class Switch:
     """The process's view of the switch (or of the environment alone)."""
 
     def __init__(
-        self, config: Config, store: Store | None, cache: SwitchCache | None = None
+        self,
+        config: Config,
+        store: Store | None,
+        cache: SwitchCache | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
         self.config = config
         self.environment = config.environment
@@ -71,6 +77,9 @@ class Switch:
         self._stuck: threading.Thread | None = None  # a read that never returned
         self._reader: threading.Thread | None = None
         self._stopped = threading.Event()
+        # Requests let through, by state: what this process reports in flight.
+        self.in_flight = reporter.in_flight if reporter else InFlight()
+        self.reporter = reporter
         _switches.add(self)
         if store is not None:
             self.refresh(schedule.clock(), starting=True)
@@ -85,7 +94,11 @@ class Switch:
         path = config.switch_cache or default_cache_path(
             location.url, config.switch_key
         )
-        return cls(config, store, SwitchCache(path, location.display))
+        reports = reports_for(store)
+        reporter = None if reports is None else Reporter(reports, InFlight())
+        if reporter is not None:
+            atexit.register(reporter.exited)
+        return cls(config, store, SwitchCache(path, location.display), reporter)
 
     @property
     def display(self) -> str:
@@ -120,7 +133,10 @@ class Switch:
         # and a read of its recovery.
         while not self._stopped.is_set():
             try:
-                self.refresh(schedule.clock())
+                now = schedule.clock()
+                self.refresh(now)
+                if self.reporter is not None:  # from here, never from a request
+                    self.reporter.report(self, now)
             except Exception:  # never let the reader die silently
                 logger.exception("Maintenance switch: the reader failed")
             self._stopped.wait(self.interval)
@@ -298,6 +314,10 @@ def _forget_threads() -> None:
         stopped, switch._stopped = switch._stopped.is_set(), threading.Event()
         if stopped:
             switch._stopped.set()
+        switch.in_flight = InFlight()  # the parent's requests are not ours
+        if switch.reporter is not None:
+            switch.reporter.in_flight = switch.in_flight
+            switch.reporter.forked()
 
 
 os.register_at_fork(after_in_child=_forget_threads)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/status", views.api_status),
     path("contact", views.contact),
     path("pages/<path:slug>", views.page),
+    path("slow/", views.slow),
     # A single-page app's fallback: every other path gets the app shell. Routes
     # like these are why a request is exempt only when its path is normal.
     re_path(r"^.*$", views.app_shell),

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import math
+import time
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.html import format_html
@@ -32,3 +35,18 @@ def page(request: HttpRequest, slug: str) -> HttpResponse:
 
 def app_shell(request: HttpRequest) -> HttpResponse:
     return HttpResponse(format_html("<h1>App shell</h1><p>{}</p>", request.path_info))
+
+
+MAX_SLOW_SECONDS = 30
+
+
+def slow(request: HttpRequest) -> HttpResponse:
+    """Answers after ?seconds= (at most 30): a request still writing when the
+    switch turns maintenance on, for `maintenance on --wait` to wait for."""
+    try:
+        asked = float(request.GET.get("seconds", "3"))
+    except ValueError:
+        asked = 3.0
+    seconds = min(max(asked, 0.0), MAX_SLOW_SECONDS) if math.isfinite(asked) else 3.0
+    time.sleep(seconds)
+    return HttpResponse(f"answered after {seconds:g} s\n", content_type="text/plain")

@@ -22,15 +22,17 @@ from envmaintenance.conf import (
 )
 from envmaintenance.documents import InvalidDocument, write_document
 from envmaintenance.export import export_files
+from envmaintenance.fleet import digest, reports_for
 from envmaintenance.languages import served_languages
 from envmaintenance.network import address_key
 from envmaintenance.schedule import State
-from envmaintenance.stores import StoreError, open_store
-from envmaintenance.switch import (
-    Switch,
-    get_switch,
-    replace_document,
-    state_in_force,
+from envmaintenance.stores import Store, StoreError
+from envmaintenance.switch import Switch, get_switch, replace_document
+from envmaintenance.waiting import (
+    FleetBehind,
+    process_rows,
+    process_table,
+    wait_for_fleet,
 )
 
 UNIX_SOCKET_NOTE = (
@@ -184,6 +186,14 @@ def parse_until(options: dict[str, Any], now: datetime) -> datetime | None:
     return None
 
 
+def current_switch() -> Switch:
+    """The process's switch, read just now: a command reports what the store
+    holds, and starts no reader of its own."""
+    switch = get_switch()
+    switch.refresh(schedule.clock())
+    return switch
+
+
 def refuse_unprintable(options: dict[str, Any]) -> None:
     """--message, --reason and --by are one line of printable text, checked
     before anything is written: a line break would add a setting."""
@@ -214,7 +224,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument("--ip", metavar="ADDRESS", help="explain this address")
-        actions = parser.add_subparsers(dest="action", metavar="{on,off,env,export}")
+        actions = parser.add_subparsers(
+            dest="action", metavar="{on,off,env,processes,export}"
+        )
         on = actions.add_parser("on", help="maintenance on, in every process")
         when = on.add_mutually_exclusive_group()
         when.add_argument("--until", metavar="ISO", help="expected end, with offset")
@@ -241,6 +253,20 @@ class Command(BaseCommand):
         for action in (on, off, back):
             action.add_argument("--reason", help="why, shown in status and logs")
             action.add_argument("--by", help="who (default: the current user)")
+            action.add_argument(
+                "--wait",
+                nargs="?",
+                const=60.0,
+                type=float,
+                metavar="SECONDS",
+                help="then wait (default 60 s) until every process has switched and "
+                "finished the requests it let in before; exit 1 naming any that "
+                "has not",
+            )
+        listing = actions.add_parser(
+            "processes", help="what every process following the switch reports"
+        )
+        listing.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -250,10 +276,13 @@ class Command(BaseCommand):
         if options.get("action") == "export":
             self.export(config, Path(options["directory"]), options["nginx_root"])
             return
+        if options.get("action") == "processes":
+            self.processes(config, options["json"])
+            return
         if options.get("action"):
             self.set_switch(config, options["action"], options)
             return
-        switch = get_switch()
+        switch = current_switch()
         now = schedule.clock()
         if options["ip"] is not None:
             state = switch.state.describe(now)
@@ -277,17 +306,69 @@ class Command(BaseCommand):
         if action == "on":
             values.update(self.on_values(options, now))
         text = write_document(values, _signature(options, now))
+        store = get_switch().store
+        assert store is not None
         try:
-            store = open_store(config.switch, config.switch_key)
             state = replace_document(store, text, config.environment)
         except (StoreError, InvalidDocument) as exc:
             raise CommandError(f"the switch was not changed: {exc}") from None
         self.stdout.write(self.outcome(config, state, now))
+        if options.get("wait") is not None:
+            self.wait(store, digest(text), options["wait"])
+
+    def wait(self, store: Store, document: str, seconds: float) -> None:
+        """Until the fleet confirms, or exit 1 naming who has not."""
+        reports = reports_for(store)
+        if reports is None:
+            where = store.location.display
+            raise CommandError(
+                f"cannot confirm: processes cannot report beside {where} (the "
+                f"directory is read-only, as a Kubernetes ConfigMap volume is); the "
+                f"document is written, but nothing says every process follows it"
+            )
+        terminal = self.stdout.isatty()
+
+        def show(line: str) -> None:
+            self.stdout.write(f"\r{line}\033[K", ending="")
+            self.stdout.flush()
+
+        try:
+            done = wait_for_fleet(
+                reports, document, seconds, show if terminal else None
+            )
+        except FleetBehind as exc:
+            if terminal:
+                self.stdout.write("")
+            raise CommandError(str(exc)) from None
+        if terminal:
+            self.stdout.write("\r\033[K", ending="")
+        self.stdout.write(done)
+
+    def processes(self, config: Config, as_json: bool) -> None:
+        """What each process reports, the silent ones marked."""
+        store = get_switch().store
+        if store is None:
+            raise CommandError(NO_SWITCH)
+        reports = reports_for(store)
+        if reports is None:
+            raise CommandError(
+                f"processes cannot report beside {store.location.display} (the "
+                f"directory is read-only)"
+            )
+        try:
+            rows = process_rows(reports.read_all(), schedule.clock())
+        except StoreError as exc:
+            raise CommandError(str(exc)) from None
+        if as_json:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        for line in process_table(rows) or [f"No process reports to {reports.where}."]:
+            self.stdout.write(line)
 
     def export(self, config: Config, directory: Path, nginx_root: str | None) -> None:
         """The page of the state in force (environment and switch), for the proxy
         to serve when the app cannot answer."""
-        state = state_in_force()
+        state = current_switch().state
         language = served_languages(config).fallback
         root = Path(nginx_root) if nginx_root else directory.resolve()
         if not root.is_absolute():

@@ -1,0 +1,330 @@
+"""Every process that follows a switch says what it serves, so that an operator
+can know the fleet has switched (and drained) instead of guessing.
+
+Each process reports once per interval, from the switch's background reader
+(never from a request): who it is, the document in force, the state, when it
+last read the store, the trouble if any, and how many requests it is still
+serving that were let through under an earlier state. Redis: one key per process
+under the switch key, with an expiry; a file switch: one file per process in a
+directory beside the switch file, when that directory is writable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from envmaintenance.stores import FileStore, RedisStore, Store, StoreError
+
+if TYPE_CHECKING:
+    from envmaintenance.schedule import State
+
+logger = logging.getLogger("envmaintenance")
+
+# A process that has not reported for this many intervals may be stopped,
+# partitioned or wedged: it is "not reporting", and may still be serving.
+SILENT_INTERVALS = 3
+# Reports outlive that by far, so a process that died is named, not forgotten.
+EXPIRY_INTERVALS = 30
+NO_DOCUMENT = "environment"
+
+
+def digest(text: str | None) -> str:
+    """What identifies a document in reports: its SHA-256, or "environment"."""
+    if text is None:
+        return NO_DOCUMENT
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def server_name() -> str:
+    """The server this process runs under, as far as it can tell."""
+    for module, name in (
+        ("gunicorn.workers", "gunicorn"),
+        ("uvicorn", "uvicorn"),
+        ("uwsgi", "uwsgi"),
+        ("daphne", "daphne"),
+        ("hypercorn", "hypercorn"),
+        ("celery", "celery"),
+    ):
+        if module in sys.modules:
+            return name
+    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+
+
+@dataclass(frozen=True)
+class ProcessReport:
+    """What one process says of itself, once per interval."""
+
+    host: str
+    pid: int
+    server: str
+    started_at: float
+    document: str  # digest() of the document in force
+    state: str  # on / scheduled / upcoming / off
+    read_only: bool
+    source: str
+    last_read_at: float | None
+    trouble: str | None
+    in_flight: int  # requests let through under an earlier state, still served
+    reported_at: float
+    interval: float
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> ProcessReport | None:
+        try:
+            found = json.loads(text)
+            return cls(**found)
+        except (ValueError, TypeError):
+            return None
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+    def silent(self, now: float) -> bool:
+        """No report for SILENT_INTERVALS intervals: it may be serving anything."""
+        return now - self.reported_at > SILENT_INTERVALS * self.interval
+
+
+class InFlight:
+    """Requests being served, by the state they were let through under.
+
+    Kept in memory under a lock: correct under threaded workers (gunicorn
+    gthread) and ASGI, and about a tenth of a microsecond per request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[int, int] = {}
+
+    def admit(self, state: State) -> int:
+        key = id(state)
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+        return key
+
+    def done(self, key: int) -> None:
+        with self._lock:
+            left = self._counts[key] - 1
+            if left:
+                self._counts[key] = left
+            else:
+                del self._counts[key]
+
+    def before(self, state: State) -> int:
+        """Still served, let through under another state than this one."""
+        current = id(state)
+        with self._lock:
+            return sum(n for key, n in self._counts.items() if key != current)
+
+
+class Reports(Protocol):
+    """Where the processes of one switch report."""
+
+    where: str
+
+    def write(self, report: ProcessReport) -> None: ...
+    def remove(self, host: str, pid: int) -> None: ...
+    def read_all(self) -> list[ProcessReport]: ...
+
+
+class RedisReports:
+    """<key>:process:<host>:<pid>, each with an expiry."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.client = store.client
+        self.prefix = f"{store.key}:process:"
+        self.where = f"{store.location.display} ({self.prefix}*)"
+        self.errors = store.errors
+
+    def write(self, report: ProcessReport) -> None:
+        seconds = max(60, round(EXPIRY_INTERVALS * report.interval))
+        key = f"{self.prefix}{report.host}:{report.pid}"
+        try:
+            self.client.set(key, report.as_json(), ex=seconds)
+        except self.errors as exc:
+            raise StoreError(f"cannot report to {self.where}: {exc}") from None
+
+    def remove(self, host: str, pid: int) -> None:
+        try:
+            self.client.delete(f"{self.prefix}{host}:{pid}")
+        except self.errors as exc:
+            raise StoreError(f"cannot remove the report: {exc}") from None
+
+    def read_all(self) -> list[ProcessReport]:
+        try:
+            keys = list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
+            values = cast("list[bytes | None]", self.client.mget(keys)) if keys else []
+        except self.errors as exc:
+            raise StoreError(f"cannot read {self.where}: {exc}") from None
+        return _parsed(values)
+
+
+class FileReports:
+    """<switch file>.processes/<host>:<pid>.json, each written whole."""
+
+    def __init__(self, store: FileStore) -> None:
+        self.directory = store.path.with_name(store.path.name + ".processes")
+        self.where = str(self.directory)
+
+    def writable(self) -> bool:
+        """Whether reports can be written here (a ConfigMap volume: no)."""
+        try:
+            self.directory.mkdir(exist_ok=True)
+            probe, path = tempfile.mkstemp(dir=self.directory, prefix=".probe.")
+        except OSError:
+            return False
+        os.close(probe)
+        Path(path).unlink(missing_ok=True)
+        return True
+
+    def write(self, report: ProcessReport) -> None:
+        target = self.directory / f"{report.host}:{report.pid}.json"
+        try:
+            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".report.")
+            with os.fdopen(handle, "w", encoding="utf-8") as output:
+                output.write(report.as_json())
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, target)
+        except OSError as exc:
+            raise StoreError(f"cannot report to {self.where}: {exc}") from None
+
+    def remove(self, host: str, pid: int) -> None:
+        (self.directory / f"{host}:{pid}.json").unlink(missing_ok=True)
+
+    def read_all(self) -> list[ProcessReport]:
+        texts = []
+        try:
+            paths = sorted(self.directory.glob("*.json"))
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.where}: {exc}") from None
+        for path in paths:
+            try:
+                texts.append(path.read_bytes())
+            except OSError:
+                continue  # removed meanwhile: that process exited cleanly
+        return _parsed(texts)
+
+
+def _parsed(values: Iterable[bytes | None]) -> list[ProcessReport]:
+    reports = (ProcessReport.parse(value) for value in values if value is not None)
+    return sorted(
+        (report for report in reports if report is not None),
+        key=lambda report: (report.host, report.pid),
+    )
+
+
+def reports_for(store: Store) -> Reports | None:
+    """Where this switch's processes report; None when they cannot."""
+    if isinstance(store, RedisStore):
+        return RedisReports(store)
+    if isinstance(store, FileStore):
+        reports = FileReports(store)
+        return reports if reports.writable() else None
+    return None
+
+
+class Reporter:
+    """The reports of this process: written by the switch's reader, removed at a
+    clean exit. A store that is down makes them fail quietly (said once)."""
+
+    def __init__(self, reports: Reports, in_flight: InFlight) -> None:
+        self.reports = reports
+        self.in_flight = in_flight
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.started_at = time.time()
+        self.server = server_name()
+        self._failing = False
+
+    def forked(self) -> None:
+        """In a child process: a new pid, a new start, its own requests."""
+        self.pid, self.started_at = os.getpid(), time.time()
+        self.server = server_name()
+
+    def report(self, switch: Any, now: float) -> None:
+        state: State = switch.state
+        report = ProcessReport(
+            host=self.host,
+            pid=self.pid,
+            server=self.server,
+            started_at=self.started_at,
+            document=digest(switch.text),
+            state=state.describe(now),
+            read_only=state.read_only,
+            source=state.source,
+            last_read_at=switch.last_read_at,
+            trouble=switch.trouble,
+            in_flight=self.in_flight.before(state),
+            reported_at=now,
+            interval=switch.interval,
+        )
+        try:
+            self.reports.write(report)
+        except StoreError as exc:
+            if not self._failing:
+                logger.warning("Maintenance switch: %s (said once)", exc)
+            self._failing = True
+            return
+        self._failing = False
+
+    def exited(self) -> None:
+        """A clean exit: this process is not waited for."""
+        with contextlib.suppress(StoreError):  # else it expires by itself
+            self.reports.remove(self.host, self.pid)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the fleet stands after a write, process by process."""
+
+    switched: tuple[ProcessReport, ...]
+    draining: tuple[ProcessReport, ...]  # the new document, old requests in flight
+    behind: tuple[ProcessReport, ...]  # reporting, not the new document yet
+    silent: tuple[ProcessReport, ...]  # no report for SILENT_INTERVALS intervals
+
+    @property
+    def confirmed(self) -> bool:
+        return not (self.draining or self.behind or self.silent)
+
+    @property
+    def waiting(self) -> tuple[ProcessReport, ...]:
+        return self.draining + self.behind + self.silent
+
+
+def progress(reports: Iterable[ProcessReport], document: str, now: float) -> Progress:
+    """Each process that reports (those that exited cleanly have removed their
+    report) judged against the document just written. Documents carry SET_AT,
+    so its digest alone says a process follows it, whatever the hosts' clocks."""
+    kinds: dict[str, list[ProcessReport]] = {
+        "switched": [],
+        "draining": [],
+        "behind": [],
+        "silent": [],
+    }
+    for report in reports:
+        if report.silent(now):
+            kind = "silent"
+        elif report.document != document:
+            kind = "behind"
+        elif report.in_flight:
+            kind = "draining"
+        else:
+            kind = "switched"
+        kinds[kind].append(report)
+    return Progress(**{kind: tuple(found) for kind, found in kinds.items()})

@@ -1,0 +1,212 @@
+"""What processes report, in-flight counts, and the wait that reads them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory
+
+from envmaintenance.fleet import (
+    FileReports,
+    InFlight,
+    ProcessReport,
+    digest,
+    progress,
+    reports_for,
+)
+from envmaintenance.middleware import MaintenanceMiddleware
+from envmaintenance.schedule import State
+from envmaintenance.stores import FileStore, SwitchLocation
+from envmaintenance.switch import get_switch
+from tests.conftest import SetEnv
+
+NOW = 1_800_000_000.0
+REPORT = ProcessReport(
+    host="web-1",
+    pid=100,
+    server="gunicorn",
+    started_at=NOW - 60,
+    document=digest("MAINTENANCE_MODE=1\n"),
+    state="on",
+    read_only=False,
+    source="switch",
+    last_read_at=NOW - 1,
+    trouble=None,
+    in_flight=0,
+    reported_at=NOW - 1,
+    interval=2,
+)
+
+
+def file_reports(tmp_path: Path) -> FileReports:
+    path = tmp_path / "switch"
+    return FileReports(FileStore(SwitchLocation("file", "", "", path)))
+
+
+def test_in_flight_counts_by_the_state_requests_were_let_in_under() -> None:
+    before, after = State(), State(enabled=True)
+    in_flight = InFlight()
+    first = in_flight.admit(before)
+    second = in_flight.admit(before)
+    in_flight.admit(after)
+    assert in_flight.before(after) == 2
+    assert in_flight.before(before) == 1
+    in_flight.done(first)
+    in_flight.done(second)
+    assert in_flight.before(after) == 0
+
+
+def test_in_flight_is_exact_under_threads() -> None:
+    state, in_flight = State(), InFlight()
+
+    def serve() -> None:
+        for _ in range(5000):
+            in_flight.done(in_flight.admit(state))
+
+    threads = [threading.Thread(target=serve) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert in_flight.before(State(enabled=True)) == 0
+    assert in_flight._counts == {}
+
+
+def test_file_reports_are_written_read_and_removed(tmp_path: Path) -> None:
+    reports = file_reports(tmp_path)
+    assert reports.writable()
+    reports.write(REPORT)
+    reports.write(replace(REPORT, pid=101))
+    assert [r.pid for r in reports.read_all()] == [100, 101]
+    (reports.directory / "garbage.json").write_text("{")
+    assert len(reports.read_all()) == 2  # what does not parse is no report
+    reports.remove("web-1", 100)
+    assert [r.pid for r in reports.read_all()] == [101]
+
+
+def test_where_reports_cannot_be_written_nobody_pretends(tmp_path: Path) -> None:
+    (tmp_path / "switch.processes").write_text("a file in the way")
+    store = FileStore(SwitchLocation("file", "", "", tmp_path / "switch"))
+    assert reports_for(store) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "kind"),
+    [
+        ({}, "switched"),
+        ({"in_flight": 3}, "draining"),
+        ({"document": digest("MAINTENANCE_MODE=0\n")}, "behind"),
+        ({"reported_at": NOW - 7}, "silent"),  # three intervals of 2 s, and more
+        ({"reported_at": NOW - 6}, "switched"),
+    ],
+)
+def test_progress_sorts_each_process(changes: dict[str, object], kind: str) -> None:
+    report = replace(REPORT, **changes)  # type: ignore[arg-type]
+    state = progress([report], REPORT.document, NOW)
+    assert getattr(state, kind) == (report,)
+    assert state.confirmed is (kind == "switched")
+
+
+def test_a_request_let_through_is_in_flight_until_answered(
+    maintenance_env: SetEnv, tmp_path: Path, no_reader: None
+) -> None:
+    path = tmp_path / "switch"
+    maintenance_env(switch_url=f"file://{path}")
+    entered, release = threading.Event(), threading.Event()
+
+    def view(request: HttpRequest) -> HttpResponse:
+        entered.set()
+        release.wait(10)
+        return HttpResponse("written")
+
+    middleware = MaintenanceMiddleware(view)
+    switch = get_switch()
+    served = threading.Thread(target=middleware, args=(RequestFactory().post("/"),))
+    served.start()
+    assert entered.wait(10)
+    path.write_text("MAINTENANCE_MODE=1\n")
+    switch.refresh(switch.attempted_at + 2)
+    assert switch.in_flight.before(switch.state) == 1  # admitted while off
+    assert middleware(RequestFactory().post("/")).status_code == 503  # not counted
+    release.set()
+    served.join(10)
+    assert switch.in_flight.before(switch.state) == 0
+
+
+def reporting_process(maintenance_env: SetEnv, tmp_path: Path) -> Path:
+    """This test process follows a file switch and reports, as a worker does."""
+    path = tmp_path / "switch"
+    maintenance_env(switch_url=f"file://{path}", switch_interval="1")
+    switch = get_switch()
+    switch.interval = 0.05
+    switch.current(switch.attempted_at)  # the reader starts, and reports
+    return path
+
+
+def test_wait_returns_once_every_process_has_switched(
+    maintenance_env: SetEnv, tmp_path: Path
+) -> None:
+    reporting_process(maintenance_env, tmp_path)
+    out = StringIO()
+    call_command("maintenance", "on", "--wait", "10", stdout=out)
+    assert out.getvalue().splitlines()[-1].startswith("All 1 process switched in ")
+
+
+def test_wait_names_a_process_that_stopped_reporting(
+    maintenance_env: SetEnv, tmp_path: Path
+) -> None:
+    path = reporting_process(maintenance_env, tmp_path)
+    reports = file_reports(tmp_path)
+    silent = replace(REPORT, pid=4242, reported_at=time.time() - 60)
+    reports.write(silent)
+    with pytest.raises(CommandError) as info:
+        call_command("maintenance", "on", "--wait", "1", stdout=StringIO())
+    message = str(info.value)
+    assert "1 of 2 processes are behind after 1 s" in message
+    assert "web-1:4242 (gunicorn): not reporting (last report 6" in message
+    assert path.read_text().startswith("MAINTENANCE_MODE=1\n")  # the write stands
+
+
+def test_wait_cannot_confirm_where_processes_cannot_report(
+    maintenance_env: SetEnv, tmp_path: Path
+) -> None:
+    (tmp_path / "switch.processes").write_text("a file in the way")
+    maintenance_env(switch_url=f"file://{tmp_path}/switch")
+    with pytest.raises(CommandError, match="cannot confirm: processes cannot report"):
+        call_command("maintenance", "on", "--wait", stdout=StringIO())
+
+
+def test_processes_lists_what_each_reports(
+    maintenance_env: SetEnv, tmp_path: Path
+) -> None:
+    maintenance_env(switch_url=f"file://{tmp_path}/switch")
+    reports = file_reports(tmp_path)
+    assert reports.writable()
+    now = time.time()
+    reports.write(replace(REPORT, reported_at=now, last_read_at=now))
+    reports.write(
+        replace(
+            REPORT,
+            pid=700,
+            reported_at=now - 600,
+            last_read_at=now - 600,
+            trouble="timeout",
+        )
+    )
+    out = StringIO()
+    call_command("maintenance", "processes", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("web-1:100 gunicorn: on (switch, sha256:")
+    assert "0 in flight, reported 0 s ago" in lines[0]
+    assert lines[1].endswith("NOT REPORTING  trouble: timeout")
+    as_json = StringIO()
+    call_command("maintenance", "processes", "--json", stdout=as_json)
+    assert '"reporting": false' in as_json.getvalue()

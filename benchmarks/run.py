@@ -399,7 +399,13 @@ TARGETS = [
     ),
     ("read-only, read ÷ bare", "envmaintenance read-only, read", "bare", 1.03),
     ("off, status path ÷ bare", "envmaintenance off, status path", "bare", 1.01),
-    ("allowed ÷ bare", "envmaintenance allowed", "bare", 1.03),
+    ("allowed ÷ bare", "envmaintenance allowed", "bare", 1.05),
+    (
+        "allowed, switch ÷ allowed (the in-flight count)",
+        "envmaintenance allowed, switch",
+        "envmaintenance allowed",
+        1.02,
+    ),
     (
         "503, ten languages ÷ floor",
         "envmaintenance 503, ten languages",

@@ -149,6 +149,17 @@ VARIANTS: dict[str, Variant] = {
         ["envmaintenance"],
         {**ON, "MAINTENANCE_ALLOWED_IPS": "198.51.100.0/24"},
     ),
+    # The same, under a switch that says on: the request is counted in flight.
+    "envmaintenance allowed, switch": Variant(
+        WITH_OURS,
+        200,
+        ["envmaintenance"],
+        {
+            "MAINTENANCE_ALLOWED_IPS": "198.51.100.0/24",
+            "MAINTENANCE_SWITCH_URL": switch_url("switch-on"),
+        },
+        switch_document="MAINTENANCE_MODE=1\nSET_BY=bench\n",
+    ),
     "envmaintenance 503, ten languages": Variant(
         WITH_OURS,
         503,

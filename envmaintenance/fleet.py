@@ -36,8 +36,10 @@ logger = logging.getLogger("envmaintenance")
 # A process that has not reported for this many intervals may be stopped,
 # partitioned or wedged: it is "not reporting", and may still be serving.
 SILENT_INTERVALS = 3
-# Reports outlive that by far, so a process that died is named, not forgotten.
-EXPIRY_INTERVALS = 30
+# Reports outlive that, so a process that died is named for a while, then
+# forgotten. uvicorn's workers end by re-raising SIGTERM, which skips Python's
+# exit handlers: theirs are not removed at a clean exit, and expire so.
+EXPIRY_INTERVALS = 10
 NO_DOCUMENT = "environment"
 
 
@@ -153,7 +155,7 @@ class RedisReports:
         self.errors = store.errors
 
     def write(self, report: ProcessReport) -> None:
-        seconds = max(60, round(EXPIRY_INTERVALS * report.interval))
+        seconds = max(20, round(EXPIRY_INTERVALS * report.interval))
         key = f"{self.prefix}{report.host}:{report.pid}"
         try:
             self.client.set(key, report.as_json(), ex=seconds)

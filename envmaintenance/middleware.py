@@ -63,6 +63,8 @@ class MaintenanceMiddleware:
         # Without a switch, the environment is all there is: a process that can
         # never see maintenance drops the middleware. With one, it may come.
         self.switch: Switch | None = get_switch() if config.switch else None
+        if self.switch is not None:
+            self.switch.start()  # the serving process reads in the background
         state = self.switch.state if self.switch else config.environment
         # Nothing can become active: only a status path keeps the middleware.
         self.idle = self.switch is None and not state.may_be_active(now)

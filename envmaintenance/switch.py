@@ -105,23 +105,27 @@ class Switch:
         return "" if self.store is None else self.store.location.display
 
     def current(self, now: float) -> State:
-        """The state in force, from memory. Starts this process's reader on first
-        use; reads inline only when no reader has read for two intervals."""
-        if self._reader is None and self.store is not None:
-            self._start_reader(now)
+        """The state in force, from memory; reads inline only when no reader has
+        read for two intervals (threads that do not run, a reader not started)."""
         if now - self.attempted_at > 2 * self.interval and self.store is not None:
             self.refresh(now, inline=True)
+        if self._reader is None and self.store is not None:
+            self.start()
         return self.state
+
+    def start(self) -> None:
+        """Start this process's reader, if it has none yet: the middleware does at
+        start-up, a forked child at once (its state is its parent's)."""
+        if self._reader is None and self.store is not None:
+            self._start_reader()
 
     def stop(self) -> None:
         """End the background reader (a replaced switch, a test)."""
         self._stopped.set()
 
-    def _start_reader(self, now: float) -> None:
-        # Threads do not survive a fork (gunicorn --preload): started lazily, in
-        # the process that serves; _forget_threads resets this in a child. Its
-        # first read is at once: the state may be a parent's, read long ago.
-        self.attempted_at = max(self.attempted_at, now)
+    def _start_reader(self) -> None:
+        # Threads do not survive a fork (gunicorn --preload): _forget_threads
+        # starts another in the child. Its first read is at once.
         self._reader = threading.Thread(
             target=self._read_every_interval, name="envmaintenance-switch", daemon=True
         )
@@ -318,6 +322,8 @@ def _forget_threads() -> None:
         if switch.reporter is not None:
             switch.reporter.in_flight = switch.in_flight
             switch.reporter.forked()
+        if not stopped and switch is _process_switch:
+            switch.start()  # the state is the parent's: read it anew, now
 
 
 os.register_at_fork(after_in_child=_forget_threads)

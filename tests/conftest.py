@@ -103,7 +103,7 @@ def no_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     """The switch's reader thread never runs: the test drives its ticks with
     refresh(), as where threads do not run (uWSGI without --enable-threads)."""
 
-    def pretend(self: switch.Switch, now: float) -> None:
+    def pretend(self: switch.Switch) -> None:
         self._reader = threading.Thread()  # never started
 
     monkeypatch.setattr(switch.Switch, "_start_reader", pretend)

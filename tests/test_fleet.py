@@ -26,7 +26,8 @@ from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.schedule import State
 from envmaintenance.stores import FileStore, SwitchLocation
 from envmaintenance.switch import get_switch
-from tests.conftest import SetEnv
+from envmaintenance.waiting import FleetBehind, wait_for_fleet
+from tests.conftest import SetEnv, SetNow
 
 NOW = 1_800_000_000.0
 REPORT = ProcessReport(
@@ -210,3 +211,59 @@ def test_processes_lists_what_each_reports(
     as_json = StringIO()
     call_command("maintenance", "processes", "--json", stdout=as_json)
     assert '"reporting": false' in as_json.getvalue()
+
+
+class Scripted:
+    """Reports that answer from a script, one list per read."""
+
+    where = "scripted"
+
+    def __init__(self, *answers: list[ProcessReport]) -> None:
+        self.answers = list(answers)
+
+    def write(self, report: ProcessReport) -> None:
+        raise AssertionError("the wait never writes")
+
+    def remove(self, host: str, pid: int) -> None:
+        raise AssertionError("the wait never removes")
+
+    def read_all(self) -> list[ProcessReport]:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def test_the_wait_shows_progress_until_the_fleet_confirms(
+    frozen_clock: SetNow,
+) -> None:
+    frozen_clock(NOW)
+    behind = replace(REPORT, document=digest(None))
+    draining = replace(REPORT, in_flight=2)
+    shown: list[str] = []
+    done = wait_for_fleet(
+        Scripted([], [behind], [draining], [REPORT]), REPORT.document, 30, shown.append
+    )
+    assert shown == [
+        "waiting: no process reports yet",
+        "0/1 switched, 0 draining (0 requests), 1 behind, 0 not reporting",
+        "0/1 switched, 1 draining (2 requests), 0 behind, 0 not reporting",
+    ]
+    assert done.startswith("All 1 process switched in ")
+    assert done.endswith(", after 2 requests from before it finished.")
+
+
+def test_a_wait_with_no_process_reporting_confirms_nothing(
+    frozen_clock: SetNow,
+) -> None:
+    frozen_clock(NOW)
+    with pytest.raises(FleetBehind, match="no process reported within 0 s"):
+        wait_for_fleet(Scripted([]), REPORT.document, 0)
+
+
+def test_a_process_still_draining_is_named_with_its_requests(
+    frozen_clock: SetNow,
+) -> None:
+    frozen_clock(NOW)
+    draining = replace(REPORT, in_flight=3, trouble="timeout")
+    with pytest.raises(FleetBehind) as info:
+        wait_for_fleet(Scripted([draining]), REPORT.document, 0)
+    assert "switched, 3 requests from before still in flight" in str(info.value)
+    assert "trouble: timeout" in str(info.value)

@@ -58,6 +58,7 @@ COUNTED_VARIANTS = [
     "envmaintenance off",
     "envmaintenance 503",
     "envmaintenance allowed",
+    "envmaintenance allowed, switch",
     "envmaintenance allowed, 20,000 CIDRs",
     "envmaintenance 503, ten languages",
     "envmaintenance allowed, ten languages",

@@ -139,7 +139,10 @@ class Switch:
             try:
                 now = schedule.clock()
                 self.refresh(now)
-                if self.reporter is not None:  # from here, never from a request
+                # From here, never from a request; not while a read hangs (a hung
+                # mount would hang the report's write, and this thread with it).
+                stuck = self._stuck is not None and self._stuck.is_alive()
+                if self.reporter is not None and not stuck:
                     self.reporter.report(self, now)
             except Exception:  # never let the reader die silently
                 logger.exception("Maintenance switch: the reader failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import replace
@@ -267,3 +268,27 @@ def test_a_process_still_draining_is_named_with_its_requests(
         wait_for_fleet(Scripted([draining]), REPORT.document, 0)
     assert "switched, 3 requests from before still in flight" in str(info.value)
     assert "trouble: timeout" in str(info.value)
+
+
+async def test_a_request_let_through_under_asgi_is_in_flight_too(
+    maintenance_env: SetEnv, tmp_path: Path, no_reader: None
+) -> None:
+    path = tmp_path / "switch"
+    maintenance_env(switch_url=f"file://{path}")
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        entered.set()
+        await release.wait()
+        return HttpResponse("written")
+
+    middleware = MaintenanceMiddleware(view)
+    switch = get_switch()
+    served = asyncio.ensure_future(middleware(RequestFactory().post("/")))  # type: ignore[call-overload]
+    await entered.wait()
+    path.write_text("MAINTENANCE_MODE=1\n")
+    await asyncio.to_thread(switch.refresh, switch.attempted_at + 2)
+    assert switch.in_flight.before(switch.state) == 1
+    release.set()
+    assert (await served).status_code == 200
+    assert switch.in_flight.before(switch.state) == 0

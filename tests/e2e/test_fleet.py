@@ -148,7 +148,9 @@ def test_a_killed_worker_is_named_until_its_report_expires(
     rows = {row["pid"]: row for row in listed(url)}
     assert rows[killed]["reporting"] is False
     assert len(rows) == 7  # the dead one, and the six alive
-    assert sum(1 for row in rows.values() if row["reporting"]) == 6
+    alive = [row for row in rows.values() if row["reporting"]]
+    assert len(alive) == 6
+    assert {row["state"] for row in alive} == {"on"}  # the new worker switched too
 
 
 def test_redis_down_fails_the_wait_at_once_claiming_nothing(
@@ -223,6 +225,10 @@ def test_five_hundred_reporters_on_one_redis(redis_server: RedisServer) -> None:
         rows = listed(url)
         print(f"processes with 500 reporting: {time.monotonic() - started:.2f} s")
         assert len(rows) == 500
+        reports = switches[0].reporter.reports  # type: ignore[union-attr]
+        started = time.monotonic()
+        assert len(reports.read_all()) == 500
+        print(f"reading 500 reports: {time.monotonic() - started:.3f} s")
         started = time.monotonic()
         result = command("on", "--wait", "30", url=url)
         seconds = time.monotonic() - started

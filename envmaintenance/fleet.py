@@ -24,12 +24,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from envmaintenance.stores import FileStore, RedisStore, Store, StoreError
 
 if TYPE_CHECKING:
     from envmaintenance.schedule import State
+    from envmaintenance.switch import Switch
 
 logger = logging.getLogger("envmaintenance")
 
@@ -259,8 +260,8 @@ class Reporter:
         self.pid, self.started_at = os.getpid(), time.time()
         self.server = server_name()
 
-    def report(self, switch: Any, now: float) -> None:
-        state: State = switch.state
+    def report(self, switch: Switch, now: float) -> None:
+        state = switch.state
         report = ProcessReport(
             host=self.host,
             pid=self.pid,

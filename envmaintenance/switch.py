@@ -238,8 +238,9 @@ class Switch:
 
     def _start_without_the_store(self, now: float) -> str:
         """The cache, else MAINTENANCE_SWITCH_UNREADABLE; says which it took."""
-        cached = None if self.cache is None else self.cache.load()
-        if cached is not None:
+        cache = self.cache
+        cached = None if cache is None else cache.load()
+        if cache is not None and cached is not None:
             try:
                 state = (
                     self.environment
@@ -252,7 +253,7 @@ class Switch:
                 self.state, self.text = state, cached.text
                 self._seen_document = cached.text is not None
                 age = max(0, round(now - cached.read_at))
-                return f"the cached state of {age} s ago ({self.cache.path})"  # type: ignore[union-attr]
+                return f"the cached state of {age} s ago ({cache.path})"
         if self.config.switch_unreadable == "on":
             self.state = State(
                 enabled=True,

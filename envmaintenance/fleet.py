@@ -11,6 +11,7 @@ directory beside the switch file, when that directory is writable.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -104,36 +105,58 @@ class ProcessReport:
         return now - self.reported_at > SILENT_INTERVALS * self.interval
 
 
+class Admitted(collections.deque[None]):
+    """The requests being served that were let through under one state: one
+    item each. A deque's append and pop are thread-safe, so a request takes no
+    lock; the state is kept so that its id is not reused while counted."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: State) -> None:
+        super().__init__()
+        self.state = state
+
+
 class InFlight:
     """Requests being served, by the state they were let through under.
 
-    Kept in memory under a lock: correct under threaded workers (gunicorn
-    gthread) and ASGI, and about a tenth of a microsecond per request.
+    Correct under threaded workers (gunicorn gthread) and ASGI, without a lock
+    per request: a few hundred nanoseconds. The lock guards the table of states,
+    which changes once per new document.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[int, int] = {}
+        self._by_state: dict[int, Admitted] = {}
 
-    def admit(self, state: State) -> int:
+    def admit(self, state: State) -> Admitted:
+        """Count a request in until ``done``; returns what ``done`` takes."""
         key = id(state)
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-        return key
+        while True:
+            admitted = self._by_state.get(key)
+            if admitted is None:  # (an empty deque is false: not "or")
+                admitted = self._register(state)
+            admitted.append(None)
+            if self._by_state.get(key) is admitted:
+                return admitted
+            admitted.pop()  # its state was dropped meanwhile: count it again
 
-    def done(self, key: int) -> None:
+    @staticmethod
+    def done(admitted: Admitted) -> None:
+        admitted.pop()
+
+    def _register(self, state: State) -> Admitted:
         with self._lock:
-            left = self._counts[key] - 1
-            if left:
-                self._counts[key] = left
-            else:
-                del self._counts[key]
+            return self._by_state.setdefault(id(state), Admitted(state))
 
     def before(self, state: State) -> int:
-        """Still served, let through under another state than this one."""
-        current = id(state)
+        """Still served, let through under another state than this one. The
+        states that nothing is served under any more are dropped here."""
         with self._lock:
-            return sum(n for key, n in self._counts.items() if key != current)
+            for key, admitted in list(self._by_state.items()):
+                if admitted.state is not state and not admitted:
+                    del self._by_state[key]
+            return sum(len(a) for a in self._by_state.values() if a.state is not state)
 
 
 class Reports(Protocol):

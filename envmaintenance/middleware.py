@@ -124,11 +124,11 @@ class MaintenanceMiddleware:
         # Let through under this state: in flight until answered, so that a
         # switch can wait for it to drain (manage.py maintenance on --wait).
         in_flight = self.switch.in_flight
-        key = in_flight.admit(responses.state)
+        admitted = in_flight.admit(responses.state)
         try:
             response = self.get_response(request)
         finally:
-            in_flight.done(key)
+            in_flight.done(admitted)
         return keep_private(response) if verdict is PRIVATE else response  # type: ignore[arg-type, return-value]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -149,11 +149,11 @@ class MaintenanceMiddleware:
         if verdict is not UNTOUCHED and verdict is not PRIVATE:
             return verdict  # type: ignore[return-value]
         in_flight = self.switch.in_flight
-        key = in_flight.admit(responses.state)
+        admitted = in_flight.admit(responses.state)
         try:
             response = await self.get_response(request)  # type: ignore[misc]
         finally:
-            in_flight.done(key)
+            in_flight.done(admitted)
         return keep_private(response) if verdict is PRIVATE else response
 
     def answers_for(

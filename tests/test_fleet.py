@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 from envmaintenance.fleet import (
+    Admitted,
     FileReports,
     InFlight,
     ProcessReport,
@@ -79,7 +81,33 @@ def test_in_flight_is_exact_under_threads() -> None:
     for thread in threads:
         thread.join()
     assert in_flight.before(State(enabled=True)) == 0
-    assert in_flight._counts == {}
+    assert in_flight.before(state) == 0
+
+
+def test_a_request_admitted_while_its_state_is_dropped_is_still_counted() -> None:
+    """The reporter drops a state nothing is served under while a request of
+    that state is being admitted: the request lands in a table entry that
+    counts, not in the dropped one."""
+    old, new = State(), State(enabled=True)
+    in_flight = InFlight()
+    in_flight.done(in_flight.admit(old))
+    dropped = in_flight._by_state[id(old)]
+
+    class DropOnce(dict[int, Admitted]):
+        calls = 0
+
+        def get(self, key: int, default: Any = None) -> Any:
+            found = super().get(key, default)
+            self.calls += 1
+            if self.calls == 1:
+                in_flight.before(new)  # the reporter, between lookup and append
+            return found
+
+    in_flight._by_state = DropOnce(in_flight._by_state)
+    admitted = in_flight.admit(old)
+    assert admitted is not dropped
+    assert len(dropped) == 0
+    assert in_flight.before(new) == 1
 
 
 def test_file_reports_are_written_read_and_removed(tmp_path: Path) -> None:

@@ -1,19 +1,19 @@
-"""Config load time and resident memory growth for an allowlist of N blocks;
-with ``languages``, the time to pre-render every body in every language."""
+"""What start-up costs, as pyperf benchmarks: loading an allowlist of N blocks
+(with ``--track-memory``, the memory it takes), and rendering every answer in
+every language a site serves (with ``--warmups 0``, in a new process, catalogs
+loading included).
+
+``python -m benchmarks.startup {config,languages} N|VARIANT [pyperf options]``
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+import os
 import time
 
+import pyperf
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+from benchmarks.variants import VARIANTS
 
 
 def blocks(count: int) -> str:
@@ -28,30 +28,27 @@ def blocks(count: int) -> str:
     return ",".join(entries)
 
 
-def main(count: int) -> None:
+def time_config_load(loops: int, count: int) -> float:
     from envmaintenance.conf import load_config
 
     environ = {"MAINTENANCE_MODE": "1", "MAINTENANCE_ALLOWED_IPS": blocks(count)}
     load_config({"MAINTENANCE_ALLOWED_IPS": "10.0.0.0/8"})  # imports and caches warm
-    before = rss_mb()
     started = time.perf_counter()
-    config = load_config(environ)
-    seconds = time.perf_counter() - started
-    grown = rss_mb() - before
+    for _ in range(loops):
+        config = load_config(environ)
+    elapsed = time.perf_counter() - started
     assert len(config.allowed_networks) == count
-    print(json.dumps({"seconds": seconds, "rss_mb": grown}))
+    return elapsed
 
 
-def pre_render() -> None:
-    """As the middleware does at start-up, in the BENCH_VARIANT's settings."""
-    import os
-
+def time_pre_render(loops: int, name: str) -> float:
+    """As the middleware does at start-up, in the variant's settings."""
     import django
 
-    from benchmarks.variants import VARIANTS
-
-    VARIANTS[os.environ["BENCH_VARIANT"]].apply_environment()
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.project.settings"
+    VARIANTS[name].apply_environment()
+    os.environ.update(
+        BENCH_VARIANT=name, DJANGO_SETTINGS_MODULE="benchmarks.project.settings"
+    )
     django.setup()
     from envmaintenance.conf import get_config
     from envmaintenance.languages import served_languages
@@ -59,14 +56,27 @@ def pre_render() -> None:
 
     config = get_config()
     started = time.perf_counter()
-    languages = served_languages(config)
-    UnavailableResponses(config, config.environment, languages)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "languages": len(languages.codes)}))
+    for _ in range(loops):
+        UnavailableResponses(config, config.environment, served_languages(config))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    runner = pyperf.Runner(
+        add_cmdline_args=lambda cmd, args: cmd.extend([args.what, args.subject])
+    )
+    runner.argparser.add_argument("what", choices=["config", "languages"])
+    runner.argparser.add_argument("subject")
+    args = runner.parse_args()
+    if args.what == "config":
+        count = int(args.subject)
+        what = "memory" if args.track_memory else "load"
+        name = f"config {what}, {count:,} blocks"
+        runner.bench_time_func(name, time_config_load, count)
+    else:
+        name = f"pre-render, {args.subject}"
+        runner.bench_time_func(name, time_pre_render, args.subject)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "languages":
-        pre_render()
-    else:
-        main(int(sys.argv[1]))
+    main()

@@ -18,7 +18,7 @@ STACK = [  # django-admin startproject's MIDDLEWARE
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 OURS = "envmaintenance.middleware.MaintenanceMiddleware"
-# As the README says: right after SecurityMiddleware.
+# As the quick start says: right after SecurityMiddleware.
 WITH_OURS = [STACK[0], OURS, *STACK[1:]]
 # django-maintenance-mode's README: last in MIDDLEWARE.
 WITH_DMM = [*STACK, "maintenance_mode.middleware.MaintenanceModeMiddleware"]
@@ -120,14 +120,14 @@ def redis_url() -> str:
 
 VARIANTS: dict[str, Variant] = {
     "floor": Variant(["benchmarks.project.floor.Constant503Middleware"], 503),
-    # Where the README places envmaintenance: after SecurityMiddleware, whose own
+    # Where the quick start places envmaintenance: after SecurityMiddleware, whose own
     # work on every response is part of any 503 answered there.
     "floor behind SecurityMiddleware": Variant(
         [STACK[0], "benchmarks.project.floor.Constant503Middleware"], 503
     ),
     # The same page and headers as "envmaintenance 503", answered without looking
     # at the request: the part of the 503's cost that no decision can remove.
-    "floor behind SecurityMiddleware, our 503": Variant(
+    "blind 503": Variant(
         [STACK[0], "benchmarks.project.floor.ConstantPageMiddleware"],
         503,
         ["envmaintenance"],
@@ -263,4 +263,21 @@ VARIANTS: dict[str, Variant] = {
         settings={"MAINTENANCE_MODE": True},
         peer_allowed_ips=("198.51.100.0/24",),
     ),
+}
+
+# Over HTTP, under gunicorn and uvicorn.
+HTTP_VARIANTS = [
+    "bare",
+    "floor",
+    "envmaintenance 503",
+    "envmaintenance 503, switch",
+    "envmaintenance off, Redis switch",
+    "django-maintenance-mode 503",
+    "django-maintenancemode 503",
+]
+ASGI_VARIANTS = HTTP_VARIANTS[:5]  # the peers are WSGI-era middleware
+STALLED_VARIANT = "envmaintenance off, Redis switch"
+SITES = {  # whose answers are pre-rendered at start-up
+    "Django's default LANGUAGES": "envmaintenance 503",
+    "ten languages and English": "envmaintenance 503, ten languages",
 }

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from django.http import HttpRequest, HttpResponseBase
 
+__all__ = ["MaintenanceMiddleware"]
+
 logger = logging.getLogger("envmaintenance")
 
 GetResponse = Callable[["HttpRequest"], "HttpResponseBase"]
@@ -115,10 +117,13 @@ class MaintenanceMiddleware:
             if verdict is PRIVATE:
                 return keep_private(self.get_response(request))  # type: ignore[arg-type]
             return verdict  # type: ignore[return-value]
-        state = self.switch.current(schedule.clock())
+        now = schedule.clock()
+        state = self.switch.current(now)
         if state is not responses.state:
             responses = self.follow(state)
-        verdict = self.judge(request, responses)
+        # Off, or before a window: nothing to judge but the status path.
+        quiet = now < state.quiet_until and request.path_info != self.status_path
+        verdict = UNTOUCHED if quiet else self.judge(request, responses)
         if verdict is not UNTOUCHED and verdict is not PRIVATE:
             return verdict  # type: ignore[return-value]
         # Let through under this state: in flight until answered, so that a
@@ -140,12 +145,14 @@ class MaintenanceMiddleware:
             if verdict is PRIVATE:
                 return keep_private(await self.get_response(request))  # type: ignore[misc]
             return verdict  # type: ignore[return-value]
-        state = self.switch.current(schedule.clock())
+        now = schedule.clock()
+        state = self.switch.current(now)
         if state is not responses.state:
             # Rendering every language takes tens of milliseconds: not on the
             # event loop.
             responses = await asyncio.to_thread(self.follow, state)
-        verdict = self.judge(request, responses)
+        quiet = now < state.quiet_until and request.path_info != self.status_path
+        verdict = UNTOUCHED if quiet else self.judge(request, responses)
         if verdict is not UNTOUCHED and verdict is not PRIVATE:
             return verdict  # type: ignore[return-value]
         in_flight = self.switch.in_flight

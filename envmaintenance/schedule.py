@@ -48,11 +48,16 @@ class State:
     notes: Mapping[str, str] = field(default_factory=lambda: _NO_NOTES, compare=False)
     _starts: float | None = field(init=False, repr=False, compare=False)
     _ends: float | None = field(init=False, repr=False, compare=False)
+    # Before this moment the state stops nothing: per request, one comparison.
+    quiet_until: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         starts, ends = self.starts_at, self.ends_at
         object.__setattr__(self, "_starts", starts.timestamp() if starts else None)
         object.__setattr__(self, "_ends", ends.timestamp() if ends else None)
+        starts_or_never = math.inf if self._starts is None else self._starts
+        quiet = -math.inf if self.enabled else starts_or_never
+        object.__setattr__(self, "quiet_until", quiet)
 
     def is_active(self, now: float) -> bool:
         if self.enabled:

@@ -70,6 +70,7 @@ class Switch:
         self.text: str | None = None  # the document in force, as read
         self.last_read_at: float | None = None  # the last read that succeeded
         self.attempted_at = float("-inf")  # the last read, whatever it found
+        self._stale_at = float("-inf")  # two intervals after it
         self.stale_since: float | None = None
         self.trouble: str | None = None
         self._seen_document = False
@@ -107,9 +108,9 @@ class Switch:
     def current(self, now: float) -> State:
         """The state in force, from memory; reads inline only when no reader has
         read for two intervals (threads that do not run, a reader not started)."""
-        if now - self.attempted_at > 2 * self.interval and self.store is not None:
-            self.refresh(now, inline=True)
-        if self._reader is None and self.store is not None:
+        if now > self._stale_at or self._reader is None:  # one comparison, mostly
+            if now > self._stale_at and self.store is not None:
+                self.refresh(now, inline=True)
             self.start()
         return self.state
 
@@ -155,7 +156,7 @@ class Switch:
         if self.store is None or not self._lock.acquire(blocking=False):
             return
         try:
-            self.attempted_at = now
+            self.attempted_at, self._stale_at = now, now + 2 * self.interval
             self._read(now, starting, inline)
         finally:
             self._lock.release()
@@ -322,9 +323,8 @@ def _forget_threads() -> None:
         stopped, switch._stopped = switch._stopped.is_set(), threading.Event()
         if stopped:
             switch._stopped.set()
-        switch.in_flight = InFlight()  # the parent's requests are not ours
+        switch.in_flight.forget()  # the parent's requests are not ours
         if switch.reporter is not None:
-            switch.reporter.in_flight = switch.in_flight
             switch.reporter.forked()
         if not stopped and switch is _process_switch:
             switch.start()  # the state is the parent's: read it anew, now

@@ -8,7 +8,6 @@ import time
 from dataclasses import replace
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -85,29 +84,42 @@ def test_in_flight_is_exact_under_threads() -> None:
 
 
 def test_a_request_admitted_while_its_state_is_dropped_is_still_counted() -> None:
-    """The reporter drops a state nothing is served under while a request of
-    that state is being admitted: the request lands in a table entry that
-    counts, not in the dropped one."""
+    """The reporter drops a state nothing is served under just as a request of
+    that state is being admitted: the request is counted in a live entry."""
     old, new = State(), State(enabled=True)
     in_flight = InFlight()
     in_flight.done(in_flight.admit(old))
     dropped = in_flight._by_state[id(old)]
 
-    class DropOnce(dict[int, Admitted]):
-        calls = 0
+    class DroppedOnAppend(Admitted):
+        """The entry of ``old``, dropped by the reporter right as a request
+        appends to it."""
 
-        def get(self, key: int, default: Any = None) -> Any:
-            found = super().get(key, default)
-            self.calls += 1
-            if self.calls == 1:
-                in_flight.before(new)  # the reporter, between lookup and append
-            return found
+        def append(self, item: None) -> None:
+            in_flight.before(new)
+            super().append(item)
 
-    in_flight._by_state = DropOnce(in_flight._by_state)
+    racing = DroppedOnAppend(old)
+    in_flight._by_state[id(old)] = in_flight._last = racing
     admitted = in_flight.admit(old)
+    assert admitted is not racing
     assert admitted is not dropped
-    assert len(dropped) == 0
+    assert racing.dropped
+    assert len(racing) == 0
     assert in_flight.before(new) == 1
+    in_flight.done(admitted)
+    assert in_flight.before(new) == 0
+
+
+def test_a_forked_child_counts_none_of_its_parents_requests() -> None:
+    state = State()
+    in_flight = InFlight()
+    parents = in_flight.admit(state)
+    in_flight.forget()
+    assert in_flight.before(State(enabled=True)) == 0
+    mine = in_flight.admit(state)
+    assert mine is not parents
+    assert in_flight.before(State(enabled=True)) == 1
 
 
 def test_file_reports_are_written_read_and_removed(tmp_path: Path) -> None:

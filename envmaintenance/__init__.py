@@ -1,11 +1,16 @@
-"""Maintenance mode for Django, configured from the environment."""
+"""Maintenance mode for Django, configured from the environment.
+
+The public API is what ``__all__`` lists here and in ``envmaintenance.middleware``,
+``envmaintenance.context_processors`` and ``envmaintenance.testing``; every other
+module is internal and may change in any release.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from envmaintenance.schedule import State
 
-if TYPE_CHECKING:
-    from envmaintenance.schedule import State
+__version__ = "0.1.0"
+__all__ = ["State", "current_state", "is_active"]
 
 
 def is_active() -> bool:

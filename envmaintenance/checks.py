@@ -23,6 +23,42 @@ from envmaintenance.responses import render_page
 
 MIDDLEWARE_PATH = "envmaintenance.middleware.MaintenanceMiddleware"
 
+# Every check this package reports, and when: the documentation's list of check
+# ids is generated from it, and a test fails for an id used here but not listed.
+CHECKS = {
+    "envmaintenance.E001": "`MAINTENANCE_MODE` is invalid",
+    "envmaintenance.E002": "`MAINTENANCE_ALLOWED_IPS` is invalid",
+    "envmaintenance.E003": "`MAINTENANCE_RETRY_AFTER` is invalid",
+    "envmaintenance.E004": "`MAINTENANCE_EXEMPT_PATHS` is invalid (not a path, not normal, or holds characters a prefix never has)",
+    "envmaintenance.E005": "`MAINTENANCE_MESSAGE` refers to a variable that is not set",
+    "envmaintenance.E006": "`MAINTENANCE_TRUSTED_PROXIES` is invalid",
+    "envmaintenance.E007": "`MAINTENANCE_STARTS_AT` is invalid or outside the years 2000 to 2999",
+    "envmaintenance.E008": "`MAINTENANCE_ENDS_AT` is invalid or not after `MAINTENANCE_STARTS_AT`",
+    "envmaintenance.E009": "`MAINTENANCE_BYPASS_TOKEN` is too short or not URL-safe",
+    "envmaintenance.E010": "`MAINTENANCE_BYPASS_MAX_AGE` is invalid",
+    "envmaintenance.E011": "the template `envmaintenance/maintenance.html` fails to render (in any language served; the message names it)",
+    "envmaintenance.E012": "`MAINTENANCE_SWITCH_URL` is invalid (scheme, path, directory, host, port, database), or a Redis URL without the `redis` client installed",
+    "envmaintenance.E013": "`MAINTENANCE_SWITCH_INTERVAL` is not a whole number from 1 to 60",
+    "envmaintenance.E014": "`MAINTENANCE_SWITCH_KEY` is empty, too long or holds spaces",
+    "envmaintenance.E015": "`MAINTENANCE_READ_ONLY` is not a switch word",
+    "envmaintenance.E016": "`MAINTENANCE_PATHS` is invalid (written like `MAINTENANCE_EXEMPT_PATHS`)",
+    "envmaintenance.E017": "`MAINTENANCE_STATUS_PATH` is not one normal path",
+    "envmaintenance.E018": "a `MAINTENANCE_MESSAGE_<LANG>` names a language the site does not serve, two name the same language, or one is not valid text",
+    "envmaintenance.E019": "`MAINTENANCE_SWITCH_CACHE` is not an absolute path, or its directory does not exist",
+    "envmaintenance.E020": "`MAINTENANCE_SWITCH_UNREADABLE` is neither `environment` nor `on`",
+    "envmaintenance.W001": "the allowlist lets every address in (`0.0.0.0/0`, `::/0`)",
+    "envmaintenance.W002": "the middleware is not in `MIDDLEWARE`",
+    "envmaintenance.W003": "the middleware comes after session or authentication middleware, which may query the database",
+    "envmaintenance.W004": "an allowlisted network contains a trusted proxy, so requests reaching the app through it without `X-Forwarded-For` would be let in",
+    "envmaintenance.W005": "the trusted proxies include every address, so any client could claim any address",
+    "envmaintenance.W006": "`MAINTENANCE_ENDS_AT` is set without `MAINTENANCE_MODE` or `MAINTENANCE_STARTS_AT`, so it has no effect",
+    "envmaintenance.W007": "`MAINTENANCE_EXEMPT_PATHS` includes `/`, which exempts every path",
+    "envmaintenance.W008": "a `MAINTENANCE_*` variable the package does not read, or a near-miss of the prefix (`MAINTAINANCE_MODE`); names the closest known variable",
+    "envmaintenance.W009": "`MAINTENANCE_MODE=1` with a window that has not started: maintenance is on now",
+    "envmaintenance.W010": "the window from `MAINTENANCE_STARTS_AT` to `MAINTENANCE_ENDS_AT` is already over",
+    "envmaintenance.W011": "django-cors-headers' `CorsMiddleware` comes after the maintenance middleware, so the 503 has no CORS headers",
+}
+
 # Released ids are never reused.
 ERROR_IDS = {
     "MAINTENANCE_MODE": "envmaintenance.E001",
@@ -150,7 +186,7 @@ def _unknown_variable_warnings() -> list[CheckMessage]:
     return [
         Warning(
             describe_unknown(name, closest),
-            hint="Remove it, or rename it to one of the variables in the README.",
+            hint="Remove it, or rename it to one of the variables of the configuration reference.",
             id="envmaintenance.W008",
         )
         for name, closest in unknown_variables(os.environ)

@@ -7,6 +7,8 @@ from django.http import HttpRequest
 from envmaintenance.schedule import State
 from envmaintenance.switch import state_in_force
 
+__all__ = ["maintenance"]
+
 
 def maintenance(request: HttpRequest) -> dict[str, State]:
     """``maintenance``: .active, .upcoming, .starts_at, .ends_at and .read_only,

@@ -21,6 +21,8 @@ from django.test.utils import TestContextDecorator
 
 from envmaintenance.conf import ConfigError, get_config
 
+__all__ = ["maintenance_mode", "maintenance_switch"]  # and the fixture: below
+
 Value = str | int | bool | Iterable[str]
 
 
@@ -85,6 +87,8 @@ def maintenance_switch() -> Iterator[Callable[..., None]]:
 
 if find_spec("pytest_django") is not None:  # pragma: no branch - tests have it
     import pytest
+
+    __all__ += ["maintenance"]
 
     @pytest.fixture
     def maintenance() -> Iterator[Callable[..., None]]:

@@ -159,12 +159,12 @@ def test_w006_ends_at_alone_has_no_effect(maintenance_env: SetEnv) -> None:
 
 
 @pytest.mark.parametrize(
-    "extra", [{"mode": "1"}, {"starts_at": "2026-12-01T22:00:00Z"}]
+    "extra", [{"mode": "1"}, {"starts_at": "2999-12-01T22:00:00Z"}]
 )
 def test_w006_not_raised_when_ends_at_has_a_use(
     maintenance_env: SetEnv, extra: dict[str, str]
 ) -> None:
-    maintenance_env(ends_at="2026-12-01T23:00:00Z", **extra)
+    maintenance_env(ends_at="2999-12-01T23:00:00Z", **extra)
     assert check_configuration() == []
 
 

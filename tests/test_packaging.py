@@ -1,12 +1,29 @@
+"""The wheel and the sdist as built: their contents and their metadata."""
+
 from __future__ import annotations
 
+import email
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+import envmaintenance
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# They build the package from the checkout's sources.
+pytestmark = pytest.mark.source
 
 
 def test_wheel_holds_only_the_package(tmp_path: Path) -> None:
@@ -38,18 +55,38 @@ def test_wheel_holds_only_the_package(tmp_path: Path) -> None:
     assert "envmaintenance/locale/zh_Hans/LC_MESSAGES/django.mo" in compiled
     assert not [name for name in names if "__pycache__" in name or "/tests/" in name]
     metadata = next(n for n in names if n.endswith("METADATA"))
-    requires = [
-        line.split(":", 1)[1].strip()
-        for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
-        if line.startswith("Requires-Dist:")
+    assert_metadata(zipfile.ZipFile(wheel).read(metadata).decode())
+
+
+def comparable(requirement: Requirement) -> tuple[str, str, str]:
+    return (
+        canonicalize_name(requirement.name),
+        str(requirement.specifier),
+        str(requirement.marker),
+    )
+
+
+def assert_metadata(text: str) -> None:
+    """What an index shows: the one version, pyproject's requirements, the
+    links, the maintainers, the README."""
+    fields = email.message_from_string(text)
+    assert fields["Version"] == envmaintenance.__version__
+    declared = [
+        *map(Requirement, PROJECT["dependencies"]),
+        *(
+            Requirement(f"{r}; extra == {extra!r}")
+            for extra, requirements in PROJECT["optional-dependencies"].items()
+            for r in requirements
+        ),
     ]
-    assert sorted(requires) == [
-        "asgiref>=3.8",
-        "django!=6.0.0,!=6.0.1,!=6.0.2,!=6.0.3,>=5.2.13",
-        "django-environ>=0.11",
-        "netaddr>=1.0",
-        "redis>=5; extra == 'redis'",
-    ]
+    written = map(Requirement, fields.get_all("Requires-Dist", []))
+    assert {comparable(r) for r in written} == {comparable(r) for r in declared}
+    urls = dict(u.split(", ", 1) for u in fields.get_all("Project-URL", []))
+    assert set(urls) == {"Documentation", "Changelog", "Source", "Issues"}
+    assert "envmaintenance maintainers" in fields["Maintainer"]
+    assert "Framework :: Django :: 6.1" in fields.get_all("Classifier", [])
+    assert fields["Description-Content-Type"] == "text/markdown"
+    assert "## Quick start" in fields.get_payload()
 
 
 def test_every_imported_distribution_is_declared() -> None:
@@ -94,3 +131,8 @@ def test_sdist_holds_the_package_and_its_documents(tmp_path: Path) -> None:
     }
     assert "envmaintenance/templates/envmaintenance/maintenance.html" in names
     assert not [n for n in names if "__pycache__" in n]
+    with tarfile.open(tmp_path / name) as sdist:
+        (info,) = (m for m in sdist.getmembers() if m.name.endswith("/PKG-INFO"))
+        extracted = sdist.extractfile(info)
+        assert extracted is not None
+        assert_metadata(extracted.read().decode())

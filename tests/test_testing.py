@@ -41,11 +41,9 @@ def test_mode_can_be_left_off_to_test_a_schedule() -> None:
 
 
 def test_invalid_settings_fail_at_once_and_leave_nothing_behind() -> None:
-    with (
-        pytest.raises(ConfigError, match="MAINTENANCE_RETRY_AFTER"),
-        maintenance_mode(retry_after=0),
-    ):
-        pass  # pragma: no cover - never entered
+    invalid = maintenance_mode(retry_after=0)
+    with pytest.raises(ConfigError, match="MAINTENANCE_RETRY_AFTER"):
+        invalid.__enter__()  # what a with statement does first
     assert "MAINTENANCE_MODE" not in os.environ
 
 

@@ -8,6 +8,7 @@ A missing system binary skips its tests with the reason, except in CI, where
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.e2e.browser import Browser
 from tests.processes import ROOT, sample_project_environment
 
 if TYPE_CHECKING:
@@ -196,17 +198,16 @@ def uvicorn_command(address: int | Path) -> tuple[list[str], dict[str, str]]:
 
 
 Start = Callable[..., Server]
+NginxStart = Callable[..., Server]
 
 
-@pytest.fixture
-def start_app(tmp_path: Path) -> Iterator[Start]:
-    """start_app("gunicorn" | "uvicorn", mode="1", ...) -> a running Server.
+def app_starter(directory: Path, servers: list[Server]) -> Start:
+    """start("gunicorn" | "uvicorn", mode="1", ...) -> a running Server.
 
-    ``unix_socket=True`` serves on a unix socket in tmp_path instead of a port;
-    ``workers`` is the number of worker processes; ``environment`` adds other
-    variables (MAINTENANCE_* ones are keywords without the prefix).
+    ``unix_socket=True`` serves on a unix socket in the directory instead of a
+    port; ``workers`` is the number of worker processes; ``environment`` adds
+    other variables (MAINTENANCE_* ones are keywords without the prefix).
     """
-    servers: list[Server] = []
     commands = {"gunicorn": gunicorn_command, "uvicorn": uvicorn_command}
 
     def start(
@@ -222,38 +223,30 @@ def start_app(tmp_path: Path) -> Iterator[Start]:
             environ = {
                 **sample_project_environment(**maintenance),
                 "WEB_CONCURRENCY": str(workers),  # gunicorn.conf.py and uvicorn
-                # The switch's cache: this test's own, shared by its workers.
-                "TMPDIR": str(tmp_path),
+                # The switch's cache: this directory's own, shared by its workers.
+                "TMPDIR": str(directory),
                 **(environment or {}),
                 **extra,
             }
             name = address.name if isinstance(address, Path) else address
-            server = launch(command, address, tmp_path / f"{kind}-{name}.log", environ)
+            server = launch(command, address, directory / f"{kind}-{name}.log", environ)
             servers.append(server)
             return server
 
         if unix_socket:
-            return on(tmp_path / f"{kind}-{len(servers)}.sock")
+            return on(directory / f"{kind}-{len(servers)}.sock")
         return launch_on_a_free_port(on)
 
-    yield start
-    for server in servers:
-        server.stop()
+    return start
 
 
-NginxStart = Callable[..., Server]
-
-
-@pytest.fixture
-def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
-    """nginx with deploy/nginx.conf.template, proxying to a local upstream.
-
-    start_nginx(port or socket path, http="...", server="...", location="...")
-    adds directives to the http block, the server block and the template's
+def nginx_starter(directory: Path, servers: list[Server]) -> NginxStart:
+    """start(port or socket path, http="...", server="...", location="..."):
+    nginx with deploy/nginx.conf.template, proxying to a local upstream, with
+    directives added to the http block, the server block and the template's
     location block; read_timeout="1s" replaces the template's proxy_read_timeout.
     """
     nginx = require("nginx", "nginx-light")
-    servers: list[Server] = []
 
     def start(
         upstream: int | Path,
@@ -263,9 +256,8 @@ def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
         location: str = "",
         read_timeout: str | None = None,
     ) -> Server:
-
         def on(port: int) -> Server:
-            prefix = tmp_path / f"nginx-{port}"
+            prefix = directory / f"nginx-{port}"
             prefix.mkdir()
             write_nginx_config(
                 prefix, port, upstream, http, server + "\n", location, read_timeout
@@ -278,9 +270,56 @@ def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
 
         return launch_on_a_free_port(on)
 
-    yield start
-    for server in servers:
-        server.stop()
+    return start
+
+
+@contextlib.contextmanager
+def stopped_at_the_end() -> Iterator[list[Server]]:
+    servers: list[Server] = []
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def start_app(tmp_path: Path) -> Iterator[Start]:
+    """Servers of this test's own, stopped when it ends."""
+    with stopped_at_the_end() as servers:
+        yield app_starter(tmp_path, servers)
+
+
+@pytest.fixture(scope="module")
+def start_module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Start]:
+    """Servers that the tests of a module share, for tests that only send
+    requests: stopped when the module's last test ends."""
+    with stopped_at_the_end() as servers:
+        yield app_starter(tmp_path_factory.mktemp("app"), servers)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """Headless Chromium with a profile of this test's own. Ask for it after the
+    servers, so it closes first: an open connection would hold up gunicorn's
+    graceful stop."""
+    opened = Browser(require("chromium", "chromium"), tmp_path / "profile")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
+    with stopped_at_the_end() as servers:
+        yield nginx_starter(tmp_path, servers)
+
+
+@pytest.fixture(scope="module")
+def start_module_nginx(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[NginxStart]:
+    with stopped_at_the_end() as servers:
+        yield nginx_starter(tmp_path_factory.mktemp("nginx"), servers)
 
 
 def write_nginx_config(

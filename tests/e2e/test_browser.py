@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,20 +17,10 @@ ARTIFACTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts"))
 VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 800)}
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    """Ask for it after the server, so it closes first: an open connection would
-    hold up gunicorn's graceful stop."""
-    chromium = require("chromium", "chromium")
-    opened = Browser(chromium, tmp_path / "profile")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def blocked_site(start_app: Start) -> str:
+@pytest.fixture(scope="module")
+def blocked_site(start_module_app: Start) -> str:
     # Chromium connects from 127.0.0.1, which .env.example allowlists: not here.
-    server = start_app(
+    server = start_module_app(
         "gunicorn",
         mode="1",
         allowed_ips="192.0.2.1",
@@ -78,11 +67,11 @@ VISITORS = {
 }
 
 
-@pytest.fixture
-def site_with_an_end(start_app: Start) -> str:
+@pytest.fixture(scope="module")
+def site_with_an_end(start_module_app: Start) -> str:
     """Maintenance until three hours from now, in the sample's ten languages."""
     ends_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=3)
-    server = start_app(
+    server = start_module_app(
         "gunicorn",
         mode="1",
         allowed_ips="192.0.2.1",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.browser import Browser
-from tests.e2e.conftest import Start, free_port, require
+from tests.e2e.conftest import Start, free_port
 
 APP_PAGE = """<!doctype html><meta charset="utf-8"><body>loading<script>
 fetch("http://127.0.0.1:{api}/api/status", {{headers: {{Accept: "application/json"}}}})
@@ -39,13 +39,6 @@ def other_origin(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     server.shutdown()
     server.server_close()
     thread.join(5)
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    opened = Browser(require("chromium", "chromium"), tmp_path / "profile")
-    yield opened
-    opened.close()
 
 
 def test_a_page_on_another_origin_reads_the_problem_json(

@@ -5,13 +5,16 @@ import pytest
 from tests.e2e.conftest import NginxStart, Server, Start, request
 
 
-@pytest.fixture
-def proxied(start_app: Start, start_nginx: NginxStart) -> tuple[Server, Server]:
-    """gunicorn trusting the local nginx in front of it; 127.0.0.5 is allowlisted."""
-    app = start_app(
+@pytest.fixture(scope="module")
+def proxied(
+    start_module_app: Start, start_module_nginx: NginxStart
+) -> tuple[Server, Server]:
+    """gunicorn trusting the local nginx in front of it; 127.0.0.5 is allowlisted.
+    Shared by the tests that only send requests."""
+    app = start_module_app(
         "gunicorn", mode="1", allowed_ips="127.0.0.5", trusted_proxies="127.0.0.1"
     )
-    return app, start_nginx(app.port)
+    return app, start_module_nginx(app.port)
 
 
 def test_client_allowed_through_the_header_nginx_sets(

@@ -5,10 +5,24 @@ import socket
 
 import pytest
 
-from tests.e2e.conftest import Start, request
+from tests.e2e.conftest import Server, Start, request
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 SERVERS = ["gunicorn", "uvicorn"]
+TOKEN = "a-long-enough-bypass-token"
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def blocked(request: pytest.FixtureRequest, start_module_app: Start) -> Server:
+    """Maintenance on under each server, shared by the tests that only ask."""
+    return start_module_app(
+        request.param,
+        mode="1",
+        retry_after="120",
+        message="Upgrading <db>",
+        status_path="/maintenance.json",
+        bypass_token=TOKEN,
+    )
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -19,9 +33,8 @@ def test_maintenance_off_serves_the_site(start_app: Start, kind: str) -> None:
     assert b"The site is up" in response.body
 
 
-@pytest.mark.parametrize("kind", SERVERS)
-def test_maintenance_on(start_app: Start, kind: str) -> None:
-    server = start_app(kind, mode="1", retry_after="120", message="Upgrading <db>")
+def test_maintenance_on(blocked: Server) -> None:
+    server = blocked
     page = request(server.port, "/", source="127.0.0.9", headers={"Accept": BROWSER})
     assert page.status == 503
     assert page.headers["retry-after"] == "120"
@@ -51,9 +64,8 @@ def test_maintenance_on(start_app: Start, kind: str) -> None:
     assert b"Maintenance is in progress" in allowed.body  # the banner, for staff
 
 
-@pytest.mark.parametrize("kind", SERVERS)
-def test_head_and_post_get_the_503(start_app: Start, kind: str) -> None:
-    server = start_app(kind, mode="1")
+def test_head_and_post_get_the_503(blocked: Server) -> None:
+    server = blocked
     head = request(server.port, "/", source="127.0.0.9", method="HEAD")
     assert head.status == 503
     assert head.body == b""
@@ -73,12 +85,9 @@ def raw_exchange(port: int, head: str) -> bytes:
     return received
 
 
-@pytest.mark.parametrize("kind", SERVERS)
 @pytest.mark.parametrize("path", ["/", "/maintenance.json"])
-def test_head_sends_no_body_and_the_gets_length(
-    start_app: Start, kind: str, path: str
-) -> None:
-    server = start_app(kind, mode="1", status_path="/maintenance.json")
+def test_head_sends_no_body_and_the_gets_length(blocked: Server, path: str) -> None:
+    server = blocked
     assert isinstance(server.port, int)
     request_line = f"{{}} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     get = raw_exchange(server.port, request_line.format("GET"))
@@ -102,14 +111,10 @@ def test_bad_configuration_stops_gunicorn_with_a_clear_message(
     assert "MAINTENANCE_ALLOWED_IPS: '10.0.0.1/8' has host bits set" in str(info.value)
 
 
-@pytest.mark.parametrize("kind", SERVERS)
-def test_a_flood_of_query_fields_still_gets_the_503(
-    start_app: Start, kind: str
-) -> None:
-    token = "a-long-enough-bypass-token"
-    server = start_app(kind, mode="1", bypass_token=token)
+def test_a_flood_of_query_fields_still_gets_the_503(blocked: Server) -> None:
+    server = blocked
     fields = "&".join(["f"] * 1200)  # Django parses at most 1000 fields
-    for query in (fields, f"{fields}&maintenance_bypass={token}"):
+    for query in (fields, f"{fields}&maintenance_bypass={TOKEN}"):
         response = request(server.port, f"/?{query}", source="127.0.0.9")
         assert response.status == 503
         assert "set-cookie" not in response.headers

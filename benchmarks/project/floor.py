@@ -20,7 +20,7 @@ class Constant503Middleware:
 
 class ConstantPageMiddleware:
     """envmaintenance's page and headers, built once, answered to everyone: what
-    that answer costs where the README places it, before any decision."""
+    that answer costs where the quick start places it, before any decision."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         from envmaintenance.conf import get_config

@@ -127,10 +127,8 @@ class InFlight:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._by_state: dict[int, Admitted] = {}
-        self._last = Admitted(None)  # the state requests were last let in under
-        self._last.dropped = True
+        self.forget()
 
     def admit(self, state: State) -> Admitted:
         """Count a request in until ``done``; returns what ``done`` takes."""
@@ -164,12 +162,14 @@ class InFlight:
             return sum(len(a) for a in self._by_state.values() if a.state is not state)
 
     def forget(self) -> None:
-        """In a forked child: the parent's requests are not this process's."""
+        """Count nothing (in a forked child: the parent's requests are not this
+        process's)."""
         self._lock = threading.Lock()  # the parent's may have been held
         for admitted in self._by_state.values():
             admitted.dropped = True
             admitted.clear()
         self._by_state = {}
+        # The state requests were last let in under: none yet.
         self._last = Admitted(None)
         self._last.dropped = True
 

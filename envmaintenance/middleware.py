@@ -121,7 +121,8 @@ class MaintenanceMiddleware:
         state = self.switch.current(now)
         if state is not responses.state:
             responses = self.follow(state)
-        # Off, or before a window: nothing to judge but the status path.
+        # Off, or before a window (State.is_active's first test): nothing to
+        # judge but the status path.
         quiet = now < state.quiet_until and request.path_info != self.status_path
         verdict = UNTOUCHED if quiet else self.judge(request, responses)
         if verdict is not UNTOUCHED and verdict is not PRIVATE:
@@ -193,7 +194,7 @@ class MaintenanceMiddleware:
         if path == self.status_path:
             return status_response(responses, schedule.clock(), request)
         state = responses.state
-        if not state.enabled and not state.is_active(schedule.clock()):
+        if not state.is_active(schedule.clock()):
             return UNTOUCHED
         if self.in_scope is not None and not self.in_scope(path):
             return UNTOUCHED

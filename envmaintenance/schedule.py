@@ -60,11 +60,9 @@ class State:
         object.__setattr__(self, "quiet_until", quiet)
 
     def is_active(self, now: float) -> bool:
-        if self.enabled:
-            return True
-        if self._starts is None or now < self._starts:
+        if now < self.quiet_until:  # the middleware's fast path asks this alone
             return False
-        return self._ends is None or now < self._ends
+        return self.enabled or self._ends is None or now < self._ends
 
     def may_be_active(self, now: float) -> bool:
         """Whether this state can still stop a request at ``now`` or later."""

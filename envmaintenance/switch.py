@@ -240,8 +240,7 @@ class Switch:
     def _start_without_the_store(self, now: float) -> str:
         """The cache, else MAINTENANCE_SWITCH_UNREADABLE; says which it took."""
         cache = self.cache
-        cached = None if cache is None else cache.load()
-        if cache is not None and cached is not None:
+        if cache is not None and (cached := cache.load()) is not None:
             try:
                 state = (
                     self.environment
@@ -249,7 +248,7 @@ class Switch:
                     else parse_document(cached.text, self.environment)
                 )
             except InvalidDocument:
-                cached = None
+                pass  # a cache that no longer parses is no cache
             else:
                 self.state, self.text = state, cached.text
                 self._seen_document = cached.text is not None

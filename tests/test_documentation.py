@@ -50,7 +50,8 @@ def test_the_public_api_is_documented(module_name: str) -> None:
     for name in module.__all__:
         thing = getattr(module, name)
         assert (thing.__doc__ or "").strip(), f"{module_name}.{name} has no docstring"
-        assert f"{module_name}.{name}" in api_page, f"{module_name}.{name}"
+        directive = rf"^\.\. auto\w+:: {re.escape(f'{module_name}.{name}')}$"
+        assert re.search(directive, api_page, re.MULTILINE), f"{module_name}.{name}"
 
 
 def test_the_readme_is_an_overview() -> None:

@@ -274,10 +274,13 @@ def nginx_starter(directory: Path, servers: list[Server]) -> NginxStart:
 
 
 @contextlib.contextmanager
-def stopped_at_the_end() -> Iterator[list[Server]]:
+def starting(
+    starter: Callable[[Path, list[Server]], Start], directory: Path
+) -> Iterator[Start]:
+    """A starter whose servers are all stopped when the block ends."""
     servers: list[Server] = []
     try:
-        yield servers
+        yield starter(directory, servers)
     finally:
         for server in servers:
             server.stop()
@@ -286,16 +289,16 @@ def stopped_at_the_end() -> Iterator[list[Server]]:
 @pytest.fixture
 def start_app(tmp_path: Path) -> Iterator[Start]:
     """Servers of this test's own, stopped when it ends."""
-    with stopped_at_the_end() as servers:
-        yield app_starter(tmp_path, servers)
+    with starting(app_starter, tmp_path) as start:
+        yield start
 
 
 @pytest.fixture(scope="module")
 def start_module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Start]:
     """Servers that the tests of a module share, for tests that only send
     requests: stopped when the module's last test ends."""
-    with stopped_at_the_end() as servers:
-        yield app_starter(tmp_path_factory.mktemp("app"), servers)
+    with starting(app_starter, tmp_path_factory.mktemp("app")) as start:
+        yield start
 
 
 @pytest.fixture
@@ -310,16 +313,16 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
 
 @pytest.fixture
 def start_nginx(tmp_path: Path) -> Iterator[NginxStart]:
-    with stopped_at_the_end() as servers:
-        yield nginx_starter(tmp_path, servers)
+    with starting(nginx_starter, tmp_path) as start:
+        yield start
 
 
 @pytest.fixture(scope="module")
 def start_module_nginx(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[NginxStart]:
-    with stopped_at_the_end() as servers:
-        yield nginx_starter(tmp_path_factory.mktemp("nginx"), servers)
+    with starting(nginx_starter, tmp_path_factory.mktemp("nginx")) as start:
+        yield start
 
 
 def write_nginx_config(

@@ -15,14 +15,13 @@ is the wrapped view alone, the baseline every own cost is measured from.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pyperf
 
-from benchmarks.variants import VARIANTS
+from benchmarks.variants import VARIANTS, select
 from benchmarks.wsgi import request_for
 
 BASELINE = "view"
@@ -34,11 +33,7 @@ def chain_for(name: str) -> tuple[Callable[[Any], Any], Any]:
     import django
 
     name_or_bare = "bare" if name == BASELINE else name
-    variant = VARIANTS[name_or_bare]
-    variant.apply_environment()
-    os.environ.update(
-        BENCH_VARIANT=name_or_bare, DJANGO_SETTINGS_MODULE="benchmarks.project.settings"
-    )
+    variant = select(name_or_bare)
     django.setup()
     from django.core.exceptions import MiddlewareNotUsed
     from django.core.handlers.exception import convert_exception_to_response

@@ -16,7 +16,6 @@ per request over the same batches.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import pyperf
 from django.test.utils import override_settings
 
-from benchmarks.variants import VARIANTS
+from benchmarks.variants import VARIANTS, select
 from benchmarks.wsgi import Handler, request_for
 
 BATCH = 25  # requests of one variant before the other's
@@ -66,20 +65,14 @@ def time_pair(loops: int, pair: list[tuple[Handler, dict[str, Any]]]) -> float:
     """The numerator's time; the denominator's, from the same batches, is kept
     for the second benchmark. Batches alternate A B B A, so that a trend within
     the measurement weighs on both alike."""
-    (top, top_request), (bottom, bottom_request) = pair
-    top_time = bottom_time = 0.0
+    times = [0.0, 0.0]  # the numerator's, the denominator's
     batches = max(1, loops // BATCH)
     for batch in range(batches):
-        first, second = (top, bottom) if batch % 2 else (bottom, top)
-        for handler in (first, second):
-            environ = top_request if handler is top else bottom_request
-            elapsed = serve(handler, environ, BATCH)
-            if handler is top:
-                top_time += elapsed
-            else:
-                bottom_time += elapsed
-    measured.append(bottom_time / (batches * BATCH))  # per request
-    return top_time * loops / (batches * BATCH)
+        for index in (0, 1) if batch % 2 else (1, 0):
+            handler, environ = pair[index]
+            times[index] += serve(handler, environ, BATCH)
+    measured.append(times[1] / (batches * BATCH))  # per request
+    return times[0] * loops / (batches * BATCH)
 
 
 class KeepTheDenominator:
@@ -120,10 +113,7 @@ def main() -> None:
     if args.worker:
         # The settings module of the variant that installs the more apps (the
         # denominator's on a tie); the other's own settings apply as it is built.
-        home = max(args.bottom, args.top, key=lambda n: len(VARIANTS[n].apps))
-        os.environ.update(
-            BENCH_VARIANT=home, DJANGO_SETTINGS_MODULE="benchmarks.project.settings"
-        )
+        select(max(args.bottom, args.top, key=lambda n: len(VARIANTS[n].apps)))
         import django
 
         django.setup()

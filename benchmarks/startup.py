@@ -8,12 +8,11 @@ loading included).
 
 from __future__ import annotations
 
-import os
 import time
 
 import pyperf
 
-from benchmarks.variants import VARIANTS
+from benchmarks.variants import select
 
 
 def blocks(count: int) -> str:
@@ -45,10 +44,7 @@ def time_pre_render(loops: int, name: str) -> float:
     """As the middleware does at start-up, in the variant's settings."""
     import django
 
-    VARIANTS[name].apply_environment()
-    os.environ.update(
-        BENCH_VARIANT=name, DJANGO_SETTINGS_MODULE="benchmarks.project.settings"
-    )
+    select(name)
     django.setup()
     from envmaintenance.conf import get_config
     from envmaintenance.languages import served_languages

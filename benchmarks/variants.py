@@ -105,6 +105,17 @@ class Variant:
         }
 
 
+def select(name: str) -> Variant:
+    """This process serves the variant: its MAINTENANCE_* environment, and the
+    benchmark's settings module, which reads BENCH_VARIANT."""
+    variant = VARIANTS[name]
+    variant.apply_environment()
+    os.environ.update(
+        BENCH_VARIANT=name, DJANGO_SETTINGS_MODULE="benchmarks.project.settings"
+    )
+    return variant
+
+
 ON = {"MAINTENANCE_MODE": "1"}
 
 

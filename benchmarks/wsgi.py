@@ -15,17 +15,14 @@ from typing import Any
 
 import pyperf
 
-from benchmarks.variants import BROWSER_ACCEPT, CLIENT, VARIANTS
+from benchmarks.variants import BROWSER_ACCEPT, CLIENT, VARIANTS, select
 
 Handler = Callable[[dict[str, Any], Callable[..., None]], Iterable[bytes]]
 
 
 def handler_for(name: str) -> Handler:
     """The variant's Django, set up as its WSGI server would."""
-    VARIANTS[name].apply_environment()
-    os.environ.update(
-        BENCH_VARIANT=name, DJANGO_SETTINGS_MODULE="benchmarks.project.settings"
-    )
+    select(name)
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()  # type: ignore[return-value]

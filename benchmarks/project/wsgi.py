@@ -4,8 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from benchmarks.variants import VARIANTS
+from benchmarks.variants import select
 
-VARIANTS[os.environ["BENCH_VARIANT"]].apply_environment()
-os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.project.settings"
+select(os.environ["BENCH_VARIANT"])
 application = get_wsgi_application()

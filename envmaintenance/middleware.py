@@ -194,7 +194,8 @@ class MaintenanceMiddleware:
         if path == self.status_path:
             return status_response(responses, schedule.clock(), request)
         state = responses.state
-        if not state.is_active(schedule.clock()):
+        # (An enabled state is active: no call, on the path of every 503.)
+        if not state.enabled and not state.is_active(schedule.clock()):
             return UNTOUCHED
         if self.in_scope is not None and not self.in_scope(path):
             return UNTOUCHED

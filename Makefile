@@ -41,7 +41,7 @@ test: lint types docs unit wheel matrix
 demo: venv
 	@HOST=$(HOST) PORT=$(PORT) VENV_BIN=$(BIN) scripts/demo
 
-# pyperf benchmarks, every ratio in one run (about 40 minutes; BENCH_ROUNDS=
+# pyperf benchmarks, every ratio in one run (about 30 minutes; BENCH_ROUNDS=
 # to change the rounds); the exit status says whether every target was met.
 # bench-check judges the committed results again. The peers go into the
 # benchmark's own virtualenv only.

@@ -3,6 +3,8 @@
 Each variant is a pyperf benchmark, run in processes of its own; the rounds are
 interleaved (every benchmark once per round, in a new shuffled order, appended
 to one file), so a slow spell of a noisy machine lands on every variant alike.
+The latencies with Redis stopped need two servers asked in turn: they are
+measured by benchmarks/stalled.py and appended to the same file.
 The targets are judged on the ratios; a missed one makes the exit status 1.
 ``python -m benchmarks.run --check`` judges the file of an earlier run again.
 """

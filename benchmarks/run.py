@@ -46,8 +46,8 @@ IN_PROCESS = ["--processes", "3", "--values", "3", "--loops", "500"]
 PAIRED = ["--processes", "6", "--values", "3", "--loops", "500"]
 OWN_COST = ["--processes", "3", "--values", "3", "--loops", "20000"]
 # Over HTTP, the server and its client share one CPU: a round trip between two
-# vCPUs of a VM waits, in spells, for the other to wake (measured here: a third
-# fewer requests per second, five times as many over 4 ms).
+# vCPUs of a VM waits, in spells, for the other to wake (measured here: up to a
+# quarter fewer requests per second, three to five times as many over 4 ms).
 HTTP_CPU = min(os.sched_getaffinity(0))
 OVER_HTTP = ["--processes", "3", "--values", "3", "--loops", "100"]
 OVER_HTTP += ["--affinity", str(HTTP_CPU)]

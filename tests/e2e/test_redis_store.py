@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-import time
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 
 import pytest
 
 from envmaintenance.stores import RedisStore, StoreError, parse_switch_url
 from tests.e2e.conftest import RedisServer, free_port
+
+# A hang guard, not a measure: a read is bounded by its socket timeouts (100 ms
+# to connect, 100 ms to answer, no retries), and one that had none would wait
+# on a stopped server for ever. No loaded machine takes this long for 200 ms.
+HANG_GUARD_SECONDS = 30
+
+
+def in_background(call: Callable[[], object]) -> Future[object]:
+    """call() in a daemon thread: a test that gives up on it is not held up."""
+    outcome: Future[object] = Future()
+
+    def run() -> None:
+        try:
+            outcome.set_result(call())
+        except BaseException as exc:
+            outcome.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return outcome
 
 
 def store_for(url: str, key: str = "envmaintenance:switch") -> RedisStore:
@@ -36,27 +58,40 @@ def test_a_password_is_used_and_never_shown(redis_server: RedisServer) -> None:
     assert store.location.display == f"redis://***@127.0.0.1:{redis_server.port}/0"
 
 
-def test_a_refused_connection_fails_at_once() -> None:
+def test_a_refused_connection_is_a_store_error() -> None:
     store = store_for(f"redis://127.0.0.1:{free_port()}/0")
-    started = time.monotonic()
     with pytest.raises(StoreError, match=r"cannot read redis://127\.0\.0\.1:"):
         store.read()
-    with pytest.raises(StoreError, match="cannot write"):
+    with pytest.raises(StoreError, match=r"cannot write redis://127\.0\.0\.1:"):
         store.write("MAINTENANCE_MODE=1\n")
-    assert time.monotonic() - started < 1
 
 
-def test_a_hanging_server_fails_within_the_timeouts(redis_server: RedisServer) -> None:
+def test_a_failed_read_is_one_attempt_without_retries() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        store = store_for(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+        reading = in_background(store.read)
+        connection, _ = listener.accept()
+        connection.close()  # hung up before answering
+        with pytest.raises(StoreError, match="cannot read"):
+            reading.result(timeout=HANG_GUARD_SECONDS)
+        listener.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # no second connection: no retry
+
+
+def test_a_hanging_server_is_a_store_error_and_then_recovers(
+    redis_server: RedisServer,
+) -> None:
     store = store_for(redis_server.url)
-    redis_server.pause()
+    redis_server.pause()  # accepts connections, never answers
     try:
-        started = time.monotonic()
-        with pytest.raises(StoreError, match="Timeout"):
-            store.read()
-        waited = time.monotonic() - started
+        reading = in_background(store.read)
+        with pytest.raises(StoreError, match=r"cannot read redis://127\.0\.0\.1:"):
+            reading.result(timeout=HANG_GUARD_SECONDS)
     finally:
         redis_server.resume()
-    assert waited < 0.5  # 100 ms connect + 100 ms read, no retries
     assert store.read() is None  # and it recovers by itself
 
 
@@ -74,5 +109,5 @@ def test_what_is_no_document_is_a_store_error(
 
 def test_a_key_of_another_type_is_a_store_error(redis_server: RedisServer) -> None:
     redis_server.client().rpush("envmaintenance:switch", "x")
-    with pytest.raises(StoreError, match="WRONGTYPE"):
+    with pytest.raises(StoreError, match=r"cannot read redis://127\.0\.0\.1:"):
         store_for(redis_server.url).read()

@@ -20,32 +20,16 @@ from envmaintenance.conf import (
 )
 from envmaintenance.languages import served_languages
 from envmaintenance.responses import render_page
+from envmaintenance.variables import ROWS, row_for
 
 MIDDLEWARE_PATH = "envmaintenance.middleware.MaintenanceMiddleware"
 
-# Every check this package reports, and when: the documentation's list of check
-# ids is generated from it, and a test fails for an id used here but not listed.
-CHECKS = {
-    "envmaintenance.E001": "`MAINTENANCE_MODE` is invalid",
-    "envmaintenance.E002": "`MAINTENANCE_ALLOWED_IPS` is invalid",
-    "envmaintenance.E003": "`MAINTENANCE_RETRY_AFTER` is invalid",
-    "envmaintenance.E004": "`MAINTENANCE_EXEMPT_PATHS` is invalid (not a path, not normal, or holds characters a prefix never has)",
-    "envmaintenance.E005": "`MAINTENANCE_MESSAGE` refers to a variable that is not set",
-    "envmaintenance.E006": "`MAINTENANCE_TRUSTED_PROXIES` is invalid",
-    "envmaintenance.E007": "`MAINTENANCE_STARTS_AT` is invalid or outside the years 2000 to 2999",
-    "envmaintenance.E008": "`MAINTENANCE_ENDS_AT` is invalid or not after `MAINTENANCE_STARTS_AT`",
-    "envmaintenance.E009": "`MAINTENANCE_BYPASS_TOKEN` is too short or not URL-safe",
-    "envmaintenance.E010": "`MAINTENANCE_BYPASS_MAX_AGE` is invalid",
+TEMPLATE_ERROR_ID = "envmaintenance.E011"
+
+# The checks that are not about one variable, and when they are reported; each
+# variable's own error id, and when it is reported, are in its row (variables.py).
+OTHER_CHECKS = {
     "envmaintenance.E011": "the template `envmaintenance/maintenance.html` fails to render (in any language served; the message names it)",
-    "envmaintenance.E012": "`MAINTENANCE_SWITCH_URL` is invalid (scheme, path, directory, host, port, database), or a Redis URL without the `redis` client installed",
-    "envmaintenance.E013": "`MAINTENANCE_SWITCH_INTERVAL` is not a whole number from 1 to 60",
-    "envmaintenance.E014": "`MAINTENANCE_SWITCH_KEY` is empty, too long or holds spaces",
-    "envmaintenance.E015": "`MAINTENANCE_READ_ONLY` is not a switch word",
-    "envmaintenance.E016": "`MAINTENANCE_PATHS` is invalid (written like `MAINTENANCE_EXEMPT_PATHS`)",
-    "envmaintenance.E017": "`MAINTENANCE_STATUS_PATH` is not one normal path",
-    "envmaintenance.E018": "a `MAINTENANCE_MESSAGE_<LANG>` names a language the site does not serve, two name the same language, or one is not valid text",
-    "envmaintenance.E019": "`MAINTENANCE_SWITCH_CACHE` is not an absolute path, or its directory does not exist",
-    "envmaintenance.E020": "`MAINTENANCE_SWITCH_UNREADABLE` is neither `environment` nor `on`",
     "envmaintenance.W001": "the allowlist lets every address in (`0.0.0.0/0`, `::/0`)",
     "envmaintenance.W002": "the middleware is not in `MIDDLEWARE`",
     "envmaintenance.W003": "the middleware comes after session or authentication middleware, which may query the database",
@@ -59,31 +43,11 @@ CHECKS = {
     "envmaintenance.W011": "django-cors-headers' `CorsMiddleware` comes after the maintenance middleware, so the 503 has no CORS headers",
 }
 
-# Released ids are never reused.
-ERROR_IDS = {
-    "MAINTENANCE_MODE": "envmaintenance.E001",
-    "MAINTENANCE_ALLOWED_IPS": "envmaintenance.E002",
-    "MAINTENANCE_RETRY_AFTER": "envmaintenance.E003",
-    "MAINTENANCE_EXEMPT_PATHS": "envmaintenance.E004",
-    "MAINTENANCE_MESSAGE": "envmaintenance.E005",
-    "MAINTENANCE_TRUSTED_PROXIES": "envmaintenance.E006",
-    "MAINTENANCE_STARTS_AT": "envmaintenance.E007",
-    "MAINTENANCE_ENDS_AT": "envmaintenance.E008",
-    "MAINTENANCE_BYPASS_TOKEN": "envmaintenance.E009",
-    "MAINTENANCE_BYPASS_MAX_AGE": "envmaintenance.E010",
-    "MAINTENANCE_SWITCH_URL": "envmaintenance.E012",
-    "MAINTENANCE_SWITCH_INTERVAL": "envmaintenance.E013",
-    "MAINTENANCE_SWITCH_KEY": "envmaintenance.E014",
-    "MAINTENANCE_READ_ONLY": "envmaintenance.E015",
-    "MAINTENANCE_PATHS": "envmaintenance.E016",
-    "MAINTENANCE_STATUS_PATH": "envmaintenance.E017",
-    "MAINTENANCE_SWITCH_CACHE": "envmaintenance.E019",
-    "MAINTENANCE_SWITCH_UNREADABLE": "envmaintenance.E020",
-}
-TEMPLATE_ERROR_ID = "envmaintenance.E011"
-# MAINTENANCE_MESSAGE_<LANG>, the one family of names not in ERROR_IDS: a
-# language the site does not serve, two variants of one, or text that is not.
-MESSAGE_VARIANT_ERROR_ID = "envmaintenance.E018"
+# Every check this package reports, by id: the documentation's list of check ids
+# is generated from it, and a test fails for an id used but not listed.
+CHECKS: dict[str, str] = dict(
+    sorted({**{row.check_id: row.invalid for row in ROWS}, **OTHER_CHECKS}.items())
+)
 
 W001 = Warning(
     "MAINTENANCE_ALLOWED_IPS lets every address in, so maintenance blocks nobody.",
@@ -155,10 +119,7 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
     try:
         config = get_config()
     except ConfigError as exc:
-        return [
-            Error(f"{name}: {text}", id=ERROR_IDS.get(name, MESSAGE_VARIANT_ERROR_ID))
-            for name, text in exc.problems
-        ]
+        return _variable_errors(exc)
     environment = config.environment
     ends_alone = environment.ends_at and not (
         environment.enabled or environment.starts_at
@@ -172,6 +133,15 @@ def check_configuration(**kwargs: Any) -> list[CheckMessage]:
         *_unknown_variable_warnings(),
         *_page_errors(config),
     ]
+
+
+def _variable_errors(error: ConfigError) -> list[CheckMessage]:
+    """One error per problem, with the id of the row that reads its variable."""
+    errors: list[CheckMessage] = []
+    for name, text in error.problems:
+        row = row_for(name)  # every problem names a variable that a row reads
+        errors.append(Error(f"{name}: {text}", id=row.check_id if row else None))
+    return errors
 
 
 def _window_warnings(config: Config) -> list[CheckMessage]:
@@ -198,10 +168,7 @@ def _page_errors(config: Config) -> list[CheckMessage]:
     try:
         languages = served_languages(config)
     except ConfigError as exc:
-        return [
-            Error(f"{name}: {text}", id=MESSAGE_VARIANT_ERROR_ID)
-            for name, text in exc.problems
-        ]
+        return _variable_errors(exc)
     try:
         for language in languages.codes:
             render_page(config, config.environment, language)

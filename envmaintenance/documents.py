@@ -14,17 +14,18 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from envmaintenance.conf import STATE_FIELDS, VARIABLES, forbidden_character
+from envmaintenance.parsers import forbidden_character
 from envmaintenance.schedule import State
+from envmaintenance.variables import FIELDS, NAMED
 
-# What the switch may set: the mode, the window, the message and read-only, by
-# the environment's own names and parsers (conf.VARIABLES: one source of truth).
+# What the switch may set: the rows marked switchable (the mode, the window, the
+# message and read-only), by the environment's own names and parsers.
 SWITCHED: dict[str, tuple[str, Callable[[str], Any]]] = {
-    VARIABLES[name][0]: (name, VARIABLES[name][1]) for name in STATE_FIELDS
+    row.name: (row.field, row.parse) for row in NAMED.values() if row.switchable
 }
-MODE = VARIABLES["enabled"][0]
+MODE = FIELDS["enabled"].name
 NOTES = ("SET_BY", "SET_AT", "REASON")  # who, when and why: shown, never obeyed
-_NEVER_SWITCHED = {v for v, _ in VARIABLES.values()} - set(SWITCHED)
+_NEVER_SWITCHED = set(NAMED) - set(SWITCHED)
 
 
 class InvalidDocument(ValueError):

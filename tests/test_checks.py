@@ -11,37 +11,46 @@ from django.template.loader import get_template
 from django.test import Client, RequestFactory
 
 from envmaintenance.checks import (
-    ERROR_IDS,
+    CHECKS,
     MIDDLEWARE_PATH,
+    OTHER_CHECKS,
     check_configuration,
     check_middleware,
 )
-from envmaintenance.conf import VARIABLES
+from envmaintenance.conf import ConfigError, load_config
 from envmaintenance.context_processors import maintenance as maintenance_context
+from envmaintenance.variables import ROWS, Variable
 from tests.conftest import SetEnv, SetNow
 
 START = "2026-12-01T22:00:00+00:00"
 END = "2026-12-01T23:00:00+00:00"
 
-INVALID_VALUES = {
-    "MAINTENANCE_MODE": "maybe",
-    "MAINTENANCE_ALLOWED_IPS": "10.0.0.1/8",
-    "MAINTENANCE_RETRY_AFTER": "0",
-    "MAINTENANCE_EXEMPT_PATHS": "healthz",
-    "MAINTENANCE_MESSAGE": "$NOT_SET_ANYWHERE",
-    "MAINTENANCE_TRUSTED_PROXIES": "10.0.0.0/255.0.0.0",
-    "MAINTENANCE_STARTS_AT": "2026-12-01T22:00:00",
-    "MAINTENANCE_ENDS_AT": "9999-12-31T00:00:00Z",
-    "MAINTENANCE_BYPASS_TOKEN": "short",
-    "MAINTENANCE_BYPASS_MAX_AGE": "12h",
-    "MAINTENANCE_SWITCH_URL": "ftp://example/switch",
-    "MAINTENANCE_SWITCH_INTERVAL": "0",
-    "MAINTENANCE_SWITCH_KEY": "has spaces",
-    "MAINTENANCE_READ_ONLY": "reads",
-    "MAINTENANCE_PATHS": "/checkout/*",
-    "MAINTENANCE_STATUS_PATH": "/status /health",
-    "MAINTENANCE_SWITCH_CACHE": "relative/switch.json",
-    "MAINTENANCE_SWITCH_UNREADABLE": "off",
+# For every row: a variable it reads and a value its parser rejects. A row
+# added without one fails test_every_row_has_a_bad_value.
+BAD_VALUES = {
+    "MAINTENANCE_MODE": ("MAINTENANCE_MODE", "maybe"),
+    "MAINTENANCE_ALLOWED_IPS": ("MAINTENANCE_ALLOWED_IPS", "10.0.0.1/8"),
+    "MAINTENANCE_TRUSTED_PROXIES": (
+        "MAINTENANCE_TRUSTED_PROXIES",
+        "10.0.0.0/255.0.0.0",
+    ),
+    "MAINTENANCE_RETRY_AFTER": ("MAINTENANCE_RETRY_AFTER", "0"),
+    "MAINTENANCE_EXEMPT_PATHS": ("MAINTENANCE_EXEMPT_PATHS", "healthz"),
+    "MAINTENANCE_STARTS_AT": ("MAINTENANCE_STARTS_AT", "2026-12-01T22:00:00"),
+    "MAINTENANCE_ENDS_AT": ("MAINTENANCE_ENDS_AT", "9999-12-31T00:00:00Z"),
+    "MAINTENANCE_BYPASS_TOKEN": ("MAINTENANCE_BYPASS_TOKEN", "short"),
+    "MAINTENANCE_BYPASS_MAX_AGE": ("MAINTENANCE_BYPASS_MAX_AGE", "12h"),
+    "MAINTENANCE_READ_ONLY": ("MAINTENANCE_READ_ONLY", "reads"),
+    "MAINTENANCE_PATHS": ("MAINTENANCE_PATHS", "/checkout/*"),
+    "MAINTENANCE_STATUS_PATH": ("MAINTENANCE_STATUS_PATH", "/status /health"),
+    "MAINTENANCE_SWITCH_URL": ("MAINTENANCE_SWITCH_URL", "ftp://example/switch"),
+    "MAINTENANCE_SWITCH_INTERVAL": ("MAINTENANCE_SWITCH_INTERVAL", "0"),
+    "MAINTENANCE_SWITCH_KEY": ("MAINTENANCE_SWITCH_KEY", "has spaces"),
+    "MAINTENANCE_SWITCH_CACHE": ("MAINTENANCE_SWITCH_CACHE", "relative/switch.json"),
+    "MAINTENANCE_SWITCH_UNREADABLE": ("MAINTENANCE_SWITCH_UNREADABLE", "off"),
+    # os.environ keeps bytes that are not UTF-8 as lone surrogates.
+    "MAINTENANCE_MESSAGE": ("MAINTENANCE_MESSAGE", "Back \udcff soon"),
+    "MAINTENANCE_MESSAGE_<LANG>": ("MAINTENANCE_MESSAGE_DE", "Zur\udcffck"),
 }
 
 
@@ -49,20 +58,48 @@ def ids(messages: list[Any]) -> list[str]:
     return [message.id for message in messages]
 
 
-def test_every_variable_has_an_error_id() -> None:
-    assert sorted(ERROR_IDS) == sorted(variable for variable, _ in VARIABLES.values())
-    assert len(set(ERROR_IDS.values())) == len(ERROR_IDS)
+def test_every_row_has_a_bad_value() -> None:
+    assert sorted(BAD_VALUES) == sorted(row.name for row in ROWS)
 
 
-@pytest.mark.parametrize(("variable", "check_id"), sorted(ERROR_IDS.items()))
-def test_invalid_variable_is_a_check_error(
-    monkeypatch: pytest.MonkeyPatch, variable: str, check_id: str
+def test_check_ids_are_unique_and_listed_once() -> None:
+    """An id is never reused: no two rows, nor a row and another check, share one."""
+    row_ids = [row.check_id for row in ROWS]
+    assert len(set(row_ids)) == len(row_ids)
+    assert set(row_ids).isdisjoint(OTHER_CHECKS)
+    assert set(CHECKS) == {*row_ids, *OTHER_CHECKS}
+    assert all(row.check_id.startswith("envmaintenance.E") for row in ROWS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
+def test_every_row_rejects_a_bad_value_by_name_and_check_id(
+    monkeypatch: pytest.MonkeyPatch, row: Variable
 ) -> None:
-    monkeypatch.setenv(variable, INVALID_VALUES[variable])
+    variable, bad = BAD_VALUES[row.name]
+    with pytest.raises(ConfigError) as info:
+        load_config({variable: bad})
+    assert [name for name, _ in info.value.problems] == [variable]
+    monkeypatch.setenv(variable, bad)
     messages = check_configuration()
-    assert ids(messages) == [check_id]
+    assert ids(messages) == [row.check_id]
     assert messages[0].msg.startswith(f"{variable}: ")
     assert messages[0].is_serious()
+
+
+@pytest.mark.parametrize(
+    ("variables", "check_id"),
+    [
+        ({"MAINTENANCE_STARTS_AT": END, "MAINTENANCE_ENDS_AT": START}, "E008"),
+    ],
+)
+def test_a_rule_between_two_variables_is_the_check_error_of_the_second(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], check_id: str
+) -> None:
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    (message,) = check_configuration()
+    assert message.id == f"envmaintenance.{check_id}"
+    assert message.msg.startswith(f"{list(variables)[-1]}: ")
 
 
 def test_valid_configuration_is_silent(maintenance_env: SetEnv) -> None:

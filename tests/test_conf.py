@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envmaintenance.conf import (
-    VARIABLES,
     Config,
     ConfigError,
     get_config,
@@ -17,6 +16,7 @@ from envmaintenance.conf import (
     unknown_variables,
 )
 from envmaintenance.schedule import DEFAULT_MESSAGE
+from envmaintenance.variables import NAMED, STATE_FIELDS
 
 GENERIC = (
     "is not an IP address or CIDR block; "
@@ -38,6 +38,13 @@ def test_defaults_when_nothing_is_set() -> None:
     assert config.retry_after_seconds == 3600
     assert not config.exempt_paths
     assert config.environment.message == DEFAULT_MESSAGE
+
+
+def test_every_config_field_but_the_state_is_filled_by_one_row() -> None:
+    fixed = {row.field for row in NAMED.values() if not row.state}
+    config_fields = set(Config.__dataclass_fields__) - {"environment", "messages"}
+    assert fixed == config_fields
+    assert len(fixed) + len(STATE_FIELDS) == len(NAMED)
 
 
 def test_config_is_immutable() -> None:
@@ -250,7 +257,7 @@ def test_unknown_variables_are_named_with_the_closest_known_one(
 
 
 def test_known_and_unrelated_variables_are_not_unknown() -> None:
-    known = {variable: "" for variable, _ in VARIABLES.values()}
+    known = dict.fromkeys(NAMED, "")
     unrelated = {"MAINTAINER": "me", "MAIN_DB": "x", "DJANGO_SETTINGS_MODULE": "x"}
     assert unknown_variables({**known, **unrelated}) == []
 
@@ -296,9 +303,7 @@ def test_get_config_reads_os_environ_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert get_config().environment.enabled is False  # a new process would see it
 
 
-@given(
-    variable=st.sampled_from(sorted(v for v, _ in VARIABLES.values())), value=st.text()
-)
+@given(variable=st.sampled_from(sorted(NAMED)), value=st.text())
 def test_any_value_loads_or_names_its_variable(variable: str, value: str) -> None:
     problems: tuple[tuple[str, str], ...] = ()
     try:

@@ -5,8 +5,14 @@ from datetime import datetime, timezone
 import pytest
 
 from envmaintenance.conf import load_config
-from envmaintenance.documents import InvalidDocument, parse_document, write_document
+from envmaintenance.documents import (
+    SWITCHED,
+    InvalidDocument,
+    parse_document,
+    write_document,
+)
 from envmaintenance.schedule import DEFAULT_MESSAGE, State
+from envmaintenance.variables import NAMED, ROWS, STATE_FIELDS
 
 START = datetime(2026, 12, 1, 22, tzinfo=timezone.utc)
 END = datetime(2026, 12, 1, 23, tzinfo=timezone.utc)
@@ -47,18 +53,26 @@ def test_a_document_without_a_mode_leaves_the_environment_in_charge() -> None:
 
 
 @pytest.mark.parametrize(
-    "name",
-    [
-        "MAINTENANCE_ALLOWED_IPS",
-        "MAINTENANCE_TRUSTED_PROXIES",
-        "MAINTENANCE_EXEMPT_PATHS",
-        "MAINTENANCE_BYPASS_TOKEN",
-        "MAINTENANCE_SWITCH_URL",
-    ],
+    "name", sorted(name for name, row in NAMED.items() if not row.switchable)
 )
-def test_a_way_in_can_never_be_set_through_the_switch(name: str) -> None:
+def test_a_fixed_setting_can_never_be_set_through_the_switch(name: str) -> None:
+    """Among them every way in: the allowlist, proxies, exempt paths, the token."""
     with pytest.raises(InvalidDocument, match=f"{name} can never be set through"):
         parse_document(f"MAINTENANCE_MODE=1\n{name}=0.0.0.0/0\n", NOTHING)
+
+
+def test_the_switch_sets_exactly_the_rows_marked_switchable() -> None:
+    switchable = {row.name: (row.field, row.parse) for row in ROWS if row.switchable}
+    assert switchable == SWITCHED
+    ways_in = {"MAINTENANCE_ALLOWED_IPS", "MAINTENANCE_TRUSTED_PROXIES"}
+    ways_in |= {"MAINTENANCE_EXEMPT_PATHS", "MAINTENANCE_BYPASS_TOKEN"}
+    assert ways_in.isdisjoint(SWITCHED)
+
+
+def test_only_fields_of_the_state_are_switchable() -> None:
+    """parse_document builds a State: a switchable Config field would be dropped."""
+    assert all(row.state for row in ROWS if row.switchable)
+    assert set(STATE_FIELDS) <= set(State.__dataclass_fields__)
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,22 @@
 """Writes the configuration reference and the list of check ids from the
 package's own tables before each build, so the documentation cannot drift from
-the code: docs/_generated/variables.md and checks.md, included by
-configuration.md."""
+the code: docs/_generated/variables.md (one line per row of
+envmaintenance.variables) and checks.md (envmaintenance.checks.CHECKS), included
+by configuration.md."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
-
-from sphinx.application import Sphinx
+from typing import TYPE_CHECKING, Any
 
 from envmaintenance.checks import CHECKS
-from envmaintenance.conf import VARIABLES, Config
-from envmaintenance.reference import VARIABLE_DOCS
+from envmaintenance.conf import Config
 from envmaintenance.schedule import State
+from envmaintenance.variables import ROWS
+
+if TYPE_CHECKING:  # the tables are built without Sphinx too (the tests do)
+    from sphinx.application import Sphinx
 
 
 def code_default(field_name: str) -> str:
@@ -37,12 +39,11 @@ def cell(text: str) -> str:
 
 def variables_table() -> str:
     rows = ["| variable | meaning | default | example |", "|---|---|---|---|"]
-    names = {variable: field for field, (variable, _) in VARIABLES.items()}
-    for variable, documented in VARIABLE_DOCS.items():
-        default = documented.default or code_default(names[variable])
+    for row in ROWS:
+        default = row.default or code_default(row.field)
         rows.append(
-            f"| `{variable}` | {cell(documented.meaning)} | {cell(default)} "
-            f"| {cell(documented.example)} |"
+            f"| `{row.name}` | {cell(row.meaning)} | {cell(default)} "
+            f"| {cell(row.example)} |"
         )
     return "\n".join(rows) + "\n"
 

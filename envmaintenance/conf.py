@@ -44,6 +44,9 @@ PREFIX = "MAINTENANCE_"
 DEFAULT_RETRY_AFTER_SECONDS = 3600
 DEFAULT_BYPASS_MAX_AGE_SECONDS = 12 * 3600
 DEFAULT_SWITCH_INTERVAL_SECONDS = 2
+DEFAULT_SWITCH_FORGET_AFTER_SECONDS = 3600
+# A process silent for this many intervals has stopped, not missed a read.
+FORGET_AFTER_INTERVALS = 10
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Config:
     bypass_max_age_seconds: int = DEFAULT_BYPASS_MAX_AGE_SECONDS
     switch: SwitchLocation | None = None
     switch_interval_seconds: int = DEFAULT_SWITCH_INTERVAL_SECONDS
+    # A process that has not reported for this long is no longer waited for.
+    switch_forget_after_seconds: int = DEFAULT_SWITCH_FORGET_AFTER_SECONDS
     switch_key: str = DEFAULT_SWITCH_KEY
     # The last good document on local disk; None: a file in the temporary
     # directory named after the switch.
@@ -102,6 +107,7 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
             _read(env, row, row.name, row.field, values, problems)
     values["messages"] = _read_message_variants(env, problems)
     problems.extend(_window_problems(values, environ_map))
+    problems.extend(_forget_after_problems(values, environ_map))
     if problems:
         raise ConfigError(problems)
     state = State(**{name: values.pop(name) for name in STATE_FIELDS if name in values})
@@ -121,6 +127,44 @@ def _window_problems(
             f"MAINTENANCE_STARTS_AT ({environ_map['MAINTENANCE_STARTS_AT']!r})",
         )
     ]
+
+
+def _forget_after_problems(
+    values: Mapping[str, Any], environ_map: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """A process misses a read or two when it is busy; one silent for ten
+    intervals has stopped, and forgetting it sooner would skip a live one."""
+    forget, interval = "MAINTENANCE_SWITCH_FORGET_AFTER", "MAINTENANCE_SWITCH_INTERVAL"
+    if any(
+        NAMED[name].field not in values
+        for name in (forget, interval)
+        if name in environ_map
+    ):
+        return []  # one is invalid, and reported as such
+    seconds = values.get(
+        "switch_forget_after_seconds", DEFAULT_SWITCH_FORGET_AFTER_SECONDS
+    )
+    interval_seconds = values.get(
+        "switch_interval_seconds", DEFAULT_SWITCH_INTERVAL_SECONDS
+    )
+    least = FORGET_AFTER_INTERVALS * interval_seconds
+    if seconds >= least:
+        return []
+    return [
+        (
+            forget,
+            f"{_as_given(environ_map, forget, seconds)} is less than ten times "
+            f"{interval} ({_as_given(environ_map, interval, interval_seconds)}); "
+            f"expected at least {least}",
+        )
+    ]
+
+
+def _as_given(environ_map: Mapping[str, str], variable: str, value: int) -> str:
+    """The raw value as written, or the default that stood in for it."""
+    if variable in environ_map:
+        return repr(environ_map[variable])
+    return f"{value}, the default"
 
 
 def _read_message_variants(

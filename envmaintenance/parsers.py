@@ -26,6 +26,8 @@ MIN_BYPASS_TOKEN_LENGTH = 16
 # date arithmetic in templates and time zone conversion.
 YEARS = range(2000, 3000)
 MAX_SWITCH_INTERVAL_SECONDS = 60
+# A month: a process silent for longer is gone, whatever the interval.
+MAX_SWITCH_FORGET_AFTER_SECONDS = 30 * 86400
 DEFAULT_SWITCH_KEY = "envmaintenance:switch"
 MAX_SWITCH_KEY_LENGTH = 256
 UNREADABLE_CHOICES = ("environment", "on")
@@ -111,6 +113,11 @@ def parse_bypass_max_age(raw: str) -> int:
 
 def parse_switch_interval(raw: str) -> int:
     return _parse_seconds(raw, MAX_SWITCH_INTERVAL_SECONDS)
+
+
+def parse_switch_forget_after(raw: str) -> int:
+    """Seconds; the floor, ten intervals, is load_config's: it needs both values."""
+    return _parse_seconds(raw, MAX_SWITCH_FORGET_AFTER_SECONDS)
 
 
 def parse_switch_key(raw: str) -> str:

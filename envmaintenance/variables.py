@@ -201,6 +201,15 @@ ROWS: tuple[Variable, ...] = (
         example="`5`",
     ),
     Variable(
+        name="MAINTENANCE_SWITCH_FORGET_AFTER",
+        field="switch_forget_after_seconds",
+        parse=parsers.parse_switch_forget_after,
+        check_id="envmaintenance.E021",
+        invalid="`MAINTENANCE_SWITCH_FORGET_AFTER` is not a whole number of seconds, is less than ten times `MAINTENANCE_SWITCH_INTERVAL`, or is more than 2592000 (30 days)",
+        meaning="seconds after which a process that stopped reporting (a container that was removed without a clean exit) is no longer waited for; at least ten intervals",
+        example="`600`",
+    ),
+    Variable(
         name="MAINTENANCE_SWITCH_KEY",
         field="switch_key",
         parse=parsers.parse_switch_key,

@@ -45,6 +45,7 @@ BAD_VALUES = {
     "MAINTENANCE_STATUS_PATH": ("MAINTENANCE_STATUS_PATH", "/status /health"),
     "MAINTENANCE_SWITCH_URL": ("MAINTENANCE_SWITCH_URL", "ftp://example/switch"),
     "MAINTENANCE_SWITCH_INTERVAL": ("MAINTENANCE_SWITCH_INTERVAL", "0"),
+    "MAINTENANCE_SWITCH_FORGET_AFTER": ("MAINTENANCE_SWITCH_FORGET_AFTER", "1h"),
     "MAINTENANCE_SWITCH_KEY": ("MAINTENANCE_SWITCH_KEY", "has spaces"),
     "MAINTENANCE_SWITCH_CACHE": ("MAINTENANCE_SWITCH_CACHE", "relative/switch.json"),
     "MAINTENANCE_SWITCH_UNREADABLE": ("MAINTENANCE_SWITCH_UNREADABLE", "off"),
@@ -90,6 +91,13 @@ def test_every_row_rejects_a_bad_value_by_name_and_check_id(
     ("variables", "check_id"),
     [
         ({"MAINTENANCE_STARTS_AT": END, "MAINTENANCE_ENDS_AT": START}, "E008"),
+        (
+            {
+                "MAINTENANCE_SWITCH_INTERVAL": "60",
+                "MAINTENANCE_SWITCH_FORGET_AFTER": "599",
+            },
+            "E021",
+        ),
     ],
 )
 def test_a_rule_between_two_variables_is_the_check_error_of_the_second(

@@ -482,3 +482,61 @@ def test_a_secret_with_a_control_character_is_not_echoed() -> None:
         load_config({"MAINTENANCE_BYPASS_TOKEN": "s3cret-s3cret-s3cret\n"})
     assert "s3cret" not in str(info.value)
     assert "the token holds U+000A" in str(info.value)
+
+
+def test_forget_after_defaults_to_an_hour() -> None:
+    assert load_config({}).switch_forget_after_seconds == 3600
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("20", 20), (" 600 ", 600), ("2592000", 2592000)]
+)
+def test_forget_after_accepts_whole_seconds_up_to_thirty_days(
+    raw: str, seconds: int
+) -> None:
+    config = load_config({"MAINTENANCE_SWITCH_FORGET_AFTER": raw})
+    assert config.switch_forget_after_seconds == seconds
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "1h", "600.5", "+600", "2592001", ""])
+def test_forget_after_rejects(raw: str) -> None:
+    message = problems_for({"MAINTENANCE_SWITCH_FORGET_AFTER": raw})
+    assert message == (
+        f"MAINTENANCE_SWITCH_FORGET_AFTER: {raw!r} is not a number of seconds; "
+        f"expected a whole number from 1 to 2592000"
+    )
+
+
+def test_forget_after_of_exactly_ten_intervals_loads() -> None:
+    config = load_config(
+        {"MAINTENANCE_SWITCH_INTERVAL": "6", "MAINTENANCE_SWITCH_FORGET_AFTER": "60"}
+    )
+    assert config.switch_forget_after_seconds == 60
+
+
+def test_forget_after_one_second_short_of_ten_intervals_names_both_values() -> None:
+    message = problems_for(
+        {"MAINTENANCE_SWITCH_INTERVAL": "6", "MAINTENANCE_SWITCH_FORGET_AFTER": "59"}
+    )
+    assert message == (
+        "MAINTENANCE_SWITCH_FORGET_AFTER: '59' is less than ten times "
+        "MAINTENANCE_SWITCH_INTERVAL ('6'); expected at least 60"
+    )
+
+
+def test_forget_after_is_measured_against_the_default_interval() -> None:
+    config = load_config({"MAINTENANCE_SWITCH_FORGET_AFTER": "20"})
+    assert config.switch_forget_after_seconds == 20
+    message = problems_for({"MAINTENANCE_SWITCH_FORGET_AFTER": "19"})
+    assert message == (
+        "MAINTENANCE_SWITCH_FORGET_AFTER: '19' is less than ten times "
+        "MAINTENANCE_SWITCH_INTERVAL (2, the default); expected at least 20"
+    )
+
+
+def test_an_invalid_interval_is_reported_once_not_against_forget_after() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            {"MAINTENANCE_SWITCH_INTERVAL": "0", "MAINTENANCE_SWITCH_FORGET_AFTER": "5"}
+        )
+    assert [name for name, _ in info.value.problems] == ["MAINTENANCE_SWITCH_INTERVAL"]

@@ -68,8 +68,8 @@ class Config:
     # A process that has not reported for this long is no longer waited for.
     switch_forget_after_seconds: int = DEFAULT_SWITCH_FORGET_AFTER_SECONDS
     switch_key: str = DEFAULT_SWITCH_KEY
-    # The last good document on local disk; None: a file in the temporary
-    # directory named after the switch.
+    # The last good document on local disk; None: cache.py's default, one file
+    # per switch in a private directory under the temporary directory.
     switch_cache: Path | None = None
     # With neither store nor cache at start-up: "environment" or "on".
     switch_unreadable: str = "environment"

@@ -145,6 +145,13 @@ def parse_switch_cache(raw: str) -> Path | None:
             f"{raw!r} is not an absolute path to a file; expected one like "
             f"/var/cache/envmaintenance/switch.json"
         )
+    if path.is_dir():
+        # The cache is one file per switch: a directory given here would be
+        # replaced by it, or the write would fail at every read.
+        raise ValueError(
+            f"{raw!r} is a directory; give the path of a file inside it, like "
+            f"{path / 'switch.json'}"
+        )
     if not path.parent.is_dir():
         raise ValueError(f"the directory {str(path.parent)!r} does not exist")
     return path

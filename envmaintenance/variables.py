@@ -223,10 +223,10 @@ ROWS: tuple[Variable, ...] = (
         field="switch_cache",
         parse=parsers.parse_switch_cache,
         check_id="envmaintenance.E019",
-        invalid="`MAINTENANCE_SWITCH_CACHE` is not an absolute path, or its directory does not exist",
-        meaning="where each process keeps the last good switch document, for a process that starts while the store cannot be read (an absolute path; its directory must exist)",
+        invalid="`MAINTENANCE_SWITCH_CACHE` is not an absolute path to a file, is an existing directory, or its directory does not exist",
+        meaning="where each process keeps the last good switch document, for a process that starts while the store cannot be read (an absolute path to a file, not a directory; its directory must exist)",
         example="`/var/cache/envmaintenance/switch.json`",
-        default="a file in the system's temporary directory named after the switch",
+        default="a private directory of this user under the system's temporary directory (`<temp dir>/envmaintenance-<uid>/`, mode 0700), one file per switch",
     ),
     Variable(
         name="MAINTENANCE_SWITCH_UNREADABLE",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -540,3 +541,36 @@ def test_an_invalid_interval_is_reported_once_not_against_forget_after() -> None
             {"MAINTENANCE_SWITCH_INTERVAL": "0", "MAINTENANCE_SWITCH_FORGET_AFTER": "5"}
         )
     assert [name for name, _ in info.value.problems] == ["MAINTENANCE_SWITCH_INTERVAL"]
+
+
+def test_switch_cache_is_a_file_in_an_existing_directory(tmp_path: Path) -> None:
+    path = tmp_path / "switch.json"
+    assert load_config({"MAINTENANCE_SWITCH_CACHE": str(path)}).switch_cache == path
+    assert load_config({"MAINTENANCE_SWITCH_CACHE": " "}).switch_cache is None
+
+
+def test_switch_cache_that_is_a_directory_asks_for_a_file_inside_it(
+    tmp_path: Path,
+) -> None:
+    message = problems_for({"MAINTENANCE_SWITCH_CACHE": str(tmp_path)})
+    assert message == (
+        f"MAINTENANCE_SWITCH_CACHE: {str(tmp_path)!r} is a directory; give the "
+        f"path of a file inside it, like {tmp_path / 'switch.json'}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("relative/switch.json", "is not an absolute path to a file"),
+        ("/var/cache/", "is not an absolute path to a file"),
+        (
+            "/no/such/directory/switch.json",
+            "the directory '/no/such/directory' does not exist",
+        ),
+    ],
+)
+def test_switch_cache_rejects(raw: str, problem: str) -> None:
+    message = problems_for({"MAINTENANCE_SWITCH_CACHE": raw})
+    assert message.startswith("MAINTENANCE_SWITCH_CACHE: ")
+    assert problem in message

@@ -2,8 +2,9 @@
 in front.
 
 Every server gets a free port, is waited for with a deadline and always stopped.
-A missing system binary skips its tests with the reason, except in CI, where
-`.ci/run` installs them and their absence is a failure.
+A missing system program fails its tests, naming it: `scripts/system-packages
+test` (the first step of `make test`) installs them, or says how. Never a skip,
+which would count as a pass.
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def require(program: str, package: str) -> str:
-    """Path of a system program, or skip (fail in CI) saying how to get it."""
+    """Path of a system program, or a failure saying how to get it."""
     path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin")
     if path:
         return path
-    reason = f"{program} is not installed (apt-get install {package})"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; .ci/run should have installed it")
-    pytest.skip(reason)
+    pytest.fail(
+        f"{program} is not installed (Debian package {package}): run "
+        "scripts/system-packages test, or make test, which runs it first",
+        pytrace=False,
+    )
 
 
 def free_port() -> int:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -19,6 +20,49 @@ from envmaintenance.testing import maintenance  # noqa: F401 - the fixture users
 SetEnv = Callable[..., None]
 SetNow = Callable[[Any], None]
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+# The suite leaves nothing in the system's temporary directory: the tests' own
+# code writes to pytest's (clean_environment), every process they start gets a
+# TMPDIR of the session's own, and a run that left an entry of the package's
+# there (a switch cache file, its private directory) fails, naming it.
+LEFTOVERS = "envmaintenance-*"
+SYSTEM_TEMP = pytest.StashKey[tuple[Path, dict[str, int]]]()
+
+
+def package_entries(directory: Path) -> dict[str, int]:
+    """{name: modification time} of the package's entries in ``directory``."""
+    entries = {}
+    for path in directory.glob(LEFTOVERS):
+        with contextlib.suppress(FileNotFoundError):  # gone meanwhile
+            entries[path.name] = path.lstat().st_mtime_ns
+    return entries
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The system's temporary directory, before any fixture redirects it."""
+    directory = Path(tempfile.gettempdir())
+    session.stash[SYSTEM_TEMP] = (directory, package_entries(directory))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def nothing_left_in_the_system_temp_directory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    if SYSTEM_TEMP not in request.session.stash:
+        pytest_sessionstart(request.session)
+    directory, before = request.session.stash[SYSTEM_TEMP]
+    with pytest.MonkeyPatch.context() as patch:
+        # Every process a test starts inherits it (tests/processes.py too).
+        patch.setenv("TMPDIR", str(tmp_path_factory.mktemp("children-tmp")))
+        yield
+    after = package_entries(directory)
+    left = sorted(name for name, seen in after.items() if before.get(name) != seen)
+    if left:
+        pytest.fail(
+            f"the suite left in {directory} (new or changed during the run): "
+            + ", ".join(left),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)

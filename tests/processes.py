@@ -1,5 +1,7 @@
 """Environments for the processes tests start: the developer's shell, minus
-anything that would change their outcome."""
+anything that would change their outcome. Its TMPDIR is the test session's own
+(tests/conftest.py sets it), so nothing a child writes lands in the system's
+temporary directory."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def child_environment(**variables: str) -> dict[str, str]:
-    """os.environ without MAINTENANCE_* or DJANGO_SETTINGS_MODULE, plus these."""
+    """os.environ (the session's TMPDIR included) without MAINTENANCE_* or
+    DJANGO_SETTINGS_MODULE, plus these."""
     environ = {
         name: value
         for name, value in os.environ.items()

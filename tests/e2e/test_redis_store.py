@@ -9,7 +9,8 @@ from concurrent.futures import Future
 
 import pytest
 
-from envmaintenance.stores import RedisStore, StoreError, parse_switch_url
+from envmaintenance.stores import Conflict, StoreError, open_store, parse_switch_url
+from envmaintenance.stores.redis import RedisStore
 from tests.e2e.conftest import RedisServer, free_port
 
 # A hang guard, not a measure: a read is bounded by its socket timeouts (100 ms
@@ -35,21 +36,56 @@ def in_background(call: Callable[[], object]) -> Future[object]:
 def store_for(url: str, key: str = "envmaintenance:switch") -> RedisStore:
     location = parse_switch_url(url)
     assert location is not None
-    return RedisStore(location, key)
+    store = open_store(location, key)  # as a serving process opens it
+    assert isinstance(store, RedisStore)
+    return store
 
 
 def test_write_then_read_back(redis_server: RedisServer) -> None:
     store = store_for(redis_server.url, "shop:switch")
     assert store.read() is None
-    store.write("MAINTENANCE_MODE=1\n")
-    assert store.read() == "MAINTENANCE_MODE=1\n"
-    assert redis_server.client().get("shop:switch") == b"MAINTENANCE_MODE=1\n"
+    store.write("REVISION=1\nMAINTENANCE_MODE=1\n", None)
+    assert store.read() == "REVISION=1\nMAINTENANCE_MODE=1\n"
+    assert (
+        redis_server.client().get("shop:switch") == b"REVISION=1\nMAINTENANCE_MODE=1\n"
+    )
+
+
+def test_a_write_is_compare_and_set(redis_server: RedisServer) -> None:
+    store = store_for(redis_server.url)
+    first, second = (
+        "REVISION=1\nMAINTENANCE_MODE=1\n",
+        "REVISION=2\nMAINTENANCE_MODE=0\n",
+    )
+    store.write(first, None)
+    with pytest.raises(Conflict) as info:
+        store.write(second, None)  # expected no document: there is one
+    assert info.value.current == first
+    with pytest.raises(Conflict):
+        store.write(second, "REVISION=0\n")  # expected another document
+    assert store.read() == first  # nothing was written
+    store.write(second, first)
+    assert store.read() == second
+    store.write(first, None, force=True)
+    assert store.read() == first
+
+
+def test_a_conflict_after_the_document_was_deleted_names_none(
+    redis_server: RedisServer,
+) -> None:
+    store = store_for(redis_server.url)
+    store.write("REVISION=1\n", None)
+    redis_server.client().flushall()
+    with pytest.raises(Conflict) as info:
+        store.write("REVISION=2\n", "REVISION=1\n")
+    assert info.value.current is None
+    assert store.read() is None
 
 
 def test_a_password_is_used_and_never_shown(redis_server: RedisServer) -> None:
     redis_server.client().config_set("requirepass", "s3cret-pass")
     store = store_for(f"redis://:s3cret-pass@127.0.0.1:{redis_server.port}/0")
-    store.write("MAINTENANCE_MODE=0\n")
+    store.write("MAINTENANCE_MODE=0\n", None)
     assert store.read() == "MAINTENANCE_MODE=0\n"
     wrong = store_for(f"redis://:wrong-pass@127.0.0.1:{redis_server.port}/0")
     with pytest.raises(StoreError) as info:
@@ -63,7 +99,7 @@ def test_a_refused_connection_is_a_store_error() -> None:
     with pytest.raises(StoreError, match=r"cannot read redis://127\.0\.0\.1:"):
         store.read()
     with pytest.raises(StoreError, match=r"cannot write redis://127\.0\.0\.1:"):
-        store.write("MAINTENANCE_MODE=1\n")
+        store.write("MAINTENANCE_MODE=1\n", None)
 
 
 def test_a_failed_read_is_one_attempt_without_retries() -> None:

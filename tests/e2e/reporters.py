@@ -2,15 +2,18 @@
 against a real Redis: `python -m tests.e2e.reporters URL COUNT FIRST_PID`.
 
 Each of COUNT switches has the package's own Reporter, with a pid of its own
-from FIRST_PID on; they read and report until stdin closes.
+from FIRST_PID on, on a host of its own (a process whose pid does not exist
+would otherwise be removed by its siblings, as a killed worker is); they read
+and report until stdin closes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from envmaintenance.conf import load_config
-from envmaintenance.fleet import InFlight, Reporter, reports_for
+from envmaintenance.fleet import Reporter
 from envmaintenance.stores import open_store
 from envmaintenance.switch import Switch
 
@@ -23,10 +26,11 @@ def main(url: str, count: int, first_pid: int) -> None:
     switches = []
     for number in range(count):
         store = open_store(config.switch, config.switch_key)  # as a process does
-        reports = reports_for(store)
-        assert reports is not None
-        reporter = Reporter(reports, InFlight())
-        reporter.pid = first_pid + number
+        reporter = Reporter(store.members)
+        pid = first_pid + number
+        reporter.member = dataclasses.replace(
+            reporter.member, host_key=f"{reporter.member.host_key}~{pid}", pid=pid
+        )
         switches.append(Switch(config, store, None, reporter))
     for switch in switches:
         switch.start()

@@ -7,7 +7,7 @@ module is internal and may change in any release.
 
 from __future__ import annotations
 
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 
 __version__ = "0.1.0"
 __all__ = ["State", "current_state", "is_active"]
@@ -16,9 +16,9 @@ __all__ = ["State", "current_state", "is_active"]
 def is_active() -> bool:
     """Whether maintenance is active now, exactly as the middleware judges it
     (environment, window, runtime switch), for Celery tasks and cron jobs."""
-    from envmaintenance import schedule
+    from envmaintenance import state
 
-    return current_state().is_active(schedule.clock())
+    return current_state().is_active(state.clock())
 
 
 def current_state() -> State:

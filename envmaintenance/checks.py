@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from envmaintenance import schedule
+from envmaintenance import state as clock_source
 from envmaintenance.conf import (
     Config,
     ConfigError,
@@ -145,7 +145,7 @@ def _variable_errors(error: ConfigError) -> list[CheckMessage]:
 
 
 def _window_warnings(config: Config) -> list[CheckMessage]:
-    state, now = config.environment, schedule.clock()
+    state, now = config.environment, clock_source.clock()
     if state.enabled and state.is_upcoming(now):
         return [W009]
     window_over = state.starts_at and not state.may_be_active(now)

@@ -26,7 +26,7 @@ from envmaintenance.parsers import DEFAULT_SWITCH_KEY
 from envmaintenance.parsers import forbidden_character as forbidden_character
 from envmaintenance.parsers import parse_moment as parse_moment
 from envmaintenance.paths import PathPrefixes, PathScope
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from envmaintenance.stores import SwitchLocation
 from envmaintenance.variables import (
     MESSAGE_VARIANT,
@@ -41,7 +41,6 @@ logger = logging.getLogger("envmaintenance")
 
 
 PREFIX = "MAINTENANCE_"
-DEFAULT_RETRY_AFTER_SECONDS = 3600
 DEFAULT_BYPASS_MAX_AGE_SECONDS = 12 * 3600
 DEFAULT_SWITCH_INTERVAL_SECONDS = 2
 DEFAULT_SWITCH_FORGET_AFTER_SECONDS = 3600
@@ -58,7 +57,6 @@ class Config:
     environment: State = field(default_factory=State)
     allowed_networks: NetworkSet = field(default_factory=NetworkSet)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
-    retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
     exempt_paths: PathPrefixes = field(default_factory=PathPrefixes)
     # Error reports print the settings: the secret stays out of their repr.
     bypass_token: str | None = field(default=None, repr=False)

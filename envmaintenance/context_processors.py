@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from envmaintenance.switch import state_in_force
 
 __all__ = ["maintenance"]

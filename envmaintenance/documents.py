@@ -1,5 +1,6 @@
 """The switch document: NAME=value lines that put a State in force over the
-environment's, read with the environment's own names and parsers.
+environment's, read with the environment's own names and parsers, and the
+revision that orders every write (REVISION=<n>: it only goes up).
 
 A document can start or lift a maintenance, never open a way in: it carries only
 what a State holds. It cannot be half-written or injected either: an empty one,
@@ -10,12 +11,14 @@ invalid document changes nothing.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from envmaintenance.parsers import forbidden_character
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from envmaintenance.variables import FIELDS, NAMED
 
 # What the switch may set: the rows marked switchable (the mode, the window, the
@@ -24,44 +27,78 @@ SWITCHED: dict[str, tuple[str, Callable[[str], Any]]] = {
     row.name: (row.field, row.parse) for row in NAMED.values() if row.switchable
 }
 MODE = FIELDS["enabled"].name
+REVISION = "REVISION"  # orders every write; obeyed, never shown as a setting
 NOTES = ("SET_BY", "SET_AT", "REASON")  # who, when and why: shown, never obeyed
 _NEVER_SWITCHED = set(NAMED) - set(SWITCHED)
+# JSON and JavaScript count exactly up to here.
+MAX_REVISION = 2**53
+_REVISION_LINE = re.compile(
+    r"^[ \t]*REVISION[ \t]*=[ \t]*([0-9]{1,16})[ \t]*\r?$", re.M
+)
 
 
 class InvalidDocument(ValueError):
-    """A switch document that does not parse; the message names the line."""
+    """A switch document that does not parse; the message names the line, and
+    ``revision`` is the revision it claims, where that much could be read."""
+
+    def __init__(self, message: str, revision: int | None = None) -> None:
+        super().__init__(message)
+        self.revision = revision
 
 
-def parse_document(text: str, environment: State) -> State:
-    """The state a document puts in force over the environment's.
+@dataclass(frozen=True)
+class Document:
+    """A parsed document: its revision (0 when written without one, by hand or
+    by a ConfigMap), the State fields it sets and its notes."""
 
-    The document's mode and window replace the environment's; its end, message
-    and read-only switch, when given, replace the environment's. Switched on
-    without a window of its own, the environment's end still says when the site
-    is expected back. Without MAINTENANCE_MODE the environment decides.
-    """
-    values, notes = read_lines(text)
-    if "enabled" not in values:
-        return dataclasses.replace(environment, notes=notes)
-    borrow_end = values["enabled"] and "starts_at" not in values
-    return State(
-        enabled=values["enabled"],
-        starts_at=values.get("starts_at"),
-        ends_at=values.get("ends_at", environment.ends_at if borrow_end else None),
-        message=values.get("message", environment.message),
-        read_only=values.get("read_only", environment.read_only),
-        source="switch",
-        notes=notes,
-    )
+    text: str
+    revision: int
+    values: Mapping[str, Any]
+    notes: Mapping[str, str]
+
+    def state(self, environment: State) -> State:
+        """The state this document puts in force over the environment's.
+
+        The document's mode and window replace the environment's; its end,
+        message and read-only switch, when given, replace the environment's.
+        Switched on without a window of its own, the environment's end still
+        says when the site is expected back. Without MAINTENANCE_MODE the
+        environment decides (`maintenance env`).
+        """
+        values = self.values
+        if "enabled" not in values:
+            return dataclasses.replace(
+                environment, notes=self.notes, revision=self.revision
+            )
+        borrow_end = values["enabled"] and "starts_at" not in values
+        return dataclasses.replace(
+            environment,
+            enabled=values["enabled"],
+            starts_at=values.get("starts_at"),
+            ends_at=values.get("ends_at", environment.ends_at if borrow_end else None),
+            message=values.get("message", environment.message),
+            read_only=values.get("read_only", environment.read_only),
+            source="switch",
+            notes=self.notes,
+            revision=self.revision,
+        )
 
 
-def read_lines(text: str) -> tuple[dict[str, Any], Mapping[str, str]]:
-    """(State fields set, notes) of a document, or InvalidDocument.
+def revision_of(text: str | None) -> int:
+    """The revision a text claims, read leniently (0: none): what a process
+    rejected, and what the store holds, even when the rest does not parse."""
+    found = None if text is None else _REVISION_LINE.search(text)
+    return int(found[1]) if found and int(found[1]) <= MAX_REVISION else 0
+
+
+def parse_document(text: str) -> Document:
+    """The document, or InvalidDocument.
 
     Lines end at "\\n" only (a "\\r" before it is dropped): str.splitlines()
     would also end one at U+2028 or a form feed, and a value could then carry
     a second setting.
     """
+    claimed = revision_of(text) or None
     if not text.strip():
         raise InvalidDocument(
             "the document is empty (a write in progress? an editor that truncates "
@@ -69,18 +106,24 @@ def read_lines(text: str) -> tuple[dict[str, Any], Mapping[str, str]]:
         )
     values: dict[str, Any] = {}
     notes: dict[str, str] = {}
-    for number, raw_line in enumerate(text.split("\n"), 1):
-        line = raw_line.removesuffix("\r")
-        character = forbidden_character(line)
-        if character is not None:
-            raise InvalidDocument(f"line {number} holds {character}")
-        line = line.strip(" \t")
-        if line and not line.startswith("#"):
-            _read_line(number, line, values, notes)
-    starts, ends = values.get("starts_at"), values.get("ends_at")
-    if starts and ends and ends <= starts:
-        raise InvalidDocument("MAINTENANCE_ENDS_AT is not after MAINTENANCE_STARTS_AT")
-    return values, MappingProxyType(notes)
+    try:
+        for number, raw_line in enumerate(text.split("\n"), 1):
+            line = raw_line.removesuffix("\r")
+            character = forbidden_character(line)
+            if character is not None:
+                raise InvalidDocument(f"line {number} holds {character}")
+            line = line.strip(" \t")
+            if line and not line.startswith("#"):
+                _read_line(number, line, values, notes)
+        starts, ends = values.get("starts_at"), values.get("ends_at")
+        if starts and ends and ends <= starts:
+            raise InvalidDocument(
+                "MAINTENANCE_ENDS_AT is not after MAINTENANCE_STARTS_AT"
+            )
+    except InvalidDocument as exc:
+        raise InvalidDocument(str(exc), claimed) from None
+    revision = values.pop(REVISION, 0)
+    return Document(text, revision, MappingProxyType(values), MappingProxyType(notes))
 
 
 def _read_line(
@@ -94,6 +137,10 @@ def _read_line(
         if name in notes:
             raise InvalidDocument(f"{name} is set twice")
         notes[name] = raw.strip(" \t")
+    elif name == REVISION:
+        if REVISION in values:
+            raise InvalidDocument(f"{REVISION} is set twice")
+        values[REVISION] = _parse_revision(raw)
     elif name in SWITCHED:
         field_name, parse = SWITCHED[name]
         if field_name in values:
@@ -109,6 +156,16 @@ def _read_line(
         raise InvalidDocument(f"line {number}: {name!r} is not a switch setting")
 
 
+def _parse_revision(raw: str) -> int:
+    digits = raw.strip(" \t")
+    if digits.isascii() and digits.isdigit() and 1 <= int(digits) <= MAX_REVISION:
+        return int(digits)
+    raise InvalidDocument(
+        f"{REVISION}: {raw!r} is not a revision; expected a whole number from 1 "
+        f"to {MAX_REVISION}"
+    )
+
+
 def _parse_value(name: str, parse: Callable[[str], Any], raw: str) -> Any:
     try:
         return parse(raw)
@@ -116,7 +173,11 @@ def _parse_value(name: str, parse: Callable[[str], Any], raw: str) -> Any:
         raise InvalidDocument(f"{name}: {exc}") from None
 
 
-def write_document(settings: Mapping[str, str], notes: Mapping[str, str]) -> str:
-    """The text of a document; every line must read back as written."""
-    lines = [f"{name}={value}" for name, value in {**settings, **notes}.items()]
+def compose(
+    revision: int, settings: Mapping[str, str], notes: Mapping[str, str]
+) -> str:
+    """The text of a document, its revision first; every line must read back
+    as written."""
+    lines = [f"{REVISION}={revision}"]
+    lines += [f"{name}={value}" for name, value in {**settings, **notes}.items()]
     return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ from envmaintenance.responses import (
     message_for,
     render_bodies,
 )
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 
 # AWS load balancers' fixed responses hold at most 1024 bytes.
 FIXED_RESPONSE_BYTES = 1024
@@ -69,7 +69,12 @@ def edge_state(state: State) -> State:
     The edge answers only when the app cannot, so nothing is readable and no
     end can be promised; Retry-After is the configured delay.
     """
-    return State(enabled=True, message=state.message, source=state.source)
+    return State(
+        enabled=True,
+        message=state.message,
+        default_retry_after=state.default_retry_after,
+        source=state.source,
+    )
 
 
 def export_files(
@@ -130,7 +135,7 @@ def nginx_server(config: Config, root: Path, language: str) -> str:
         "    charset utf-8;\n"
         "    charset_types application/problem+json text/plain;\n"
         "    etag off;\n"
-        f"    add_header Retry-After {config.retry_after_seconds} always;\n"
+        f"    add_header Retry-After {config.environment.default_retry_after} always;\n"
         '    add_header Cache-Control "no-store" always;\n'
         "    add_header Vary Accept always;\n"
         f"    add_header Content-Language {language} always;\n"

@@ -1,55 +1,46 @@
-"""Every process that follows a switch says what it serves, so that an operator
-can know the fleet has switched (and drained) instead of guessing.
+"""The fleet: every process that follows a switch says which revision it
+applied (its acknowledgement), which it rejected and why, and what it still
+serves from before, so that an operator can know the fleet has switched.
 
-Each process reports once per interval, from the switch's background reader
-(never from a request): who it is, the document in force, the state, when it
-last read the store, the trouble if any, and how many requests it is still
-serving that were let through under an earlier state. Redis: one key per process
-under the switch key, with an expiry; a file switch: one file per process in a
-directory beside the switch file, when that directory is writable.
+A process is a member from its first report until it leaves (a clean exit), a
+live process of its host finds its pid gone (a killed worker its server
+replaced), or it has been silent for MAINTENANCE_SWITCH_FORGET_AFTER. Reports
+are written by the switch's reader, never by a request, and read with bounded
+work; one that does not validate is ignored and counted, never trusted.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import hashlib
 import json
 import logging
+import math
 import os
+import re
+import secrets
 import socket
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Any
 
-from envmaintenance.stores import FileStore, RedisStore, Store, StoreError
-
-if TYPE_CHECKING:
-    from envmaintenance.schedule import State
-    from envmaintenance.switch import Switch
+from envmaintenance.stores import Member, Members, StoreError
 
 logger = logging.getLogger("envmaintenance")
 
-# A process that has not reported for this many intervals may be stopped,
-# partitioned or wedged: it is "not reporting", and may still be serving.
+# A member with no report for this many intervals is silent: stopped,
+# partitioned or wedged, it may be serving anything.
 SILENT_INTERVALS = 3
-# Reports outlive that, so a process that died is named for a while, then
-# forgotten. uvicorn's workers end by re-raising SIGTERM, which skips Python's
-# exit handlers: theirs are not removed at a clean exit, and expire so.
-EXPIRY_INTERVALS = 10
-NO_DOCUMENT = "environment"
-
-
-def digest(text: str | None) -> str:
-    """What identifies a document in reports: its SHA-256, or "environment"."""
-    if text is None:
-        return NO_DOCUMENT
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+MAX_REPORT_BYTES = 4096
+# Reports from further ahead than this are not from a host whose clock agrees.
+FUTURE_SLACK_SECONDS = 60
+# Troubles and errors are shortened to this in a report.
+MAX_TEXT = 500
+# A living process checks its host's other members once in this many reports.
+SIBLING_CHECK_EVERY = 10
+STATES = ("on", "scheduled", "upcoming", "off")
+SOURCES = ("environment", "switch")
 
 
 def server_name() -> str:
@@ -64,308 +55,243 @@ def server_name() -> str:
     ):
         if module in sys.modules:
             return name
-    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return Path(sys.argv[0]).name[:32] if sys.argv and sys.argv[0] else "python"
+
+
+def started_ticks(pid: int) -> int | None:
+    """When a process started, in clock ticks since boot (Linux); None when
+    there is no such process (or no /proc to ask)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # the name may hold spaces
+    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else None
+
+
+def this_process() -> Member:
+    """This process as a member: a random id (unique across containers that
+    share a hostname), its host and pid namespace, its pid and start."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64]
+    pid = os.getpid()
+    return Member(
+        secrets.token_hex(8), f"{host}~{_machine()}", pid, started_ticks(pid) or 0
+    )
+
+
+def _machine() -> str:
+    """This boot of this machine and this pid namespace: two machines with one
+    hostname, or two containers with one, are told apart."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text()[:8]
+        namespace = os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        return "unknown"
+    return f"{boot}~{namespace}"
 
 
 @dataclass(frozen=True)
 class ProcessReport:
     """What one process says of itself, once per interval."""
 
+    id: str
     host: str
     pid: int
     server: str
     started_at: float
-    document: str  # digest() of the document in force
+    revision: int  # the revision in force (its acknowledgement)
+    rejected_revision: int | None  # the last it rejected (its refusal), if any
+    rejected_error: str | None
     state: str  # on / scheduled / upcoming / off
     read_only: bool
     source: str
+    in_flight: int  # let in under an earlier state, still being served
     last_read_at: float | None
     trouble: str | None
-    in_flight: int  # requests let through under an earlier state, still served
     reported_at: float
-    interval: float
+    interval: int
+    seq: int  # one more with every report: silence shows even without clocks
 
-    @classmethod
-    def parse(cls, text: str | bytes) -> ProcessReport | None:
-        try:
-            found = json.loads(text)
-            return cls(**found)
-        except (ValueError, TypeError):
-            return None
-
-    def as_json(self) -> str:
-        return json.dumps(asdict(self))
+    def as_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
 
     @property
     def name(self) -> str:
-        return f"{self.host}:{self.pid}"
-
-    def silent(self, now: float) -> bool:
-        """No report for SILENT_INTERVALS intervals: it may be serving anything."""
-        return now - self.reported_at > SILENT_INTERVALS * self.interval
+        return f"{self.host}:{self.pid} ({self.server}, {self.id})"
 
 
-class Admitted(collections.deque[None]):
-    """The requests being served that were let through under one state: one
-    item each. A deque's append and pop are thread-safe, so a request takes no
-    lock; the state is kept so that its id is not reused while counted."""
+def _text(limit: int, *, optional: bool = False) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        if value is None:
+            return optional
+        return isinstance(value, str) and len(value) <= limit and value.isprintable()
 
-    __slots__ = ("dropped", "state")
-
-    def __init__(self, state: State | None) -> None:
-        super().__init__()
-        self.state = state
-        self.dropped = False  # no longer counted: a request must admit again
+    return valid
 
 
-class InFlight:
-    """Requests being served, by the state they were let through under.
+def _whole(low: int, high: int, *, optional: bool = False) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        if value is None:
+            return optional
+        return type(value) is int and low <= value <= high
 
-    Correct under threaded workers (gunicorn gthread) and ASGI, without a lock
-    per request (about a tenth of a microsecond). The lock guards the table of
-    states, which changes once per new document.
-    """
-
-    def __init__(self) -> None:
-        self._by_state: dict[int, Admitted] = {}
-        self.forget()
-
-    def admit(self, state: State) -> Admitted:
-        """Count a request in until ``done``; returns what ``done`` takes."""
-        admitted = self._last
-        if admitted.state is not state or admitted.dropped:
-            admitted = self._register(state)
-        admitted.append(None)
-        if admitted.dropped:  # dropped between the look-up and the append
-            admitted.pop()
-            return self.admit(state)
-        return admitted
-
-    @staticmethod
-    def done(admitted: Admitted) -> None:
-        admitted.pop()
-
-    def _register(self, state: State) -> Admitted:
-        with self._lock:
-            admitted = self._by_state.setdefault(id(state), Admitted(state))
-            self._last = admitted
-            return admitted
-
-    def before(self, state: State) -> int:
-        """Still served, let through under another state than this one. The
-        states that nothing is served under any more are dropped here."""
-        with self._lock:
-            for key, admitted in list(self._by_state.items()):
-                if admitted.state is not state and not admitted:
-                    admitted.dropped = True
-                    del self._by_state[key]
-            return sum(len(a) for a in self._by_state.values() if a.state is not state)
-
-    def forget(self) -> None:
-        """Count nothing (in a forked child: the parent's requests are not this
-        process's)."""
-        self._lock = threading.Lock()  # the parent's may have been held
-        for admitted in self._by_state.values():
-            admitted.dropped = True
-            admitted.clear()
-        self._by_state = {}
-        # The state requests were last let in under: none yet.
-        self._last = Admitted(None)
-        self._last.dropped = True
+    return valid
 
 
-class Reports(Protocol):
-    """Where the processes of one switch report."""
+def _moment(*, optional: bool = False) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        if value is None:
+            return optional
+        return type(value) in (int, float) and math.isfinite(value) and value >= 0
 
-    where: str
-
-    def write(self, report: ProcessReport) -> None: ...
-    def remove(self, host: str, pid: int) -> None: ...
-    def read_all(self) -> list[ProcessReport]: ...
-
-
-class RedisReports:
-    """<key>:process:<host>:<pid>, each with an expiry."""
-
-    def __init__(self, store: RedisStore) -> None:
-        self.client = store.client
-        self.prefix = f"{store.key}:process:"
-        self.where = f"{store.location.display} ({self.prefix}*)"
-        self.errors = store.errors
-
-    def write(self, report: ProcessReport) -> None:
-        seconds = max(20, round(EXPIRY_INTERVALS * report.interval))
-        key = f"{self.prefix}{report.host}:{report.pid}"
-        try:
-            self.client.set(key, report.as_json(), ex=seconds)
-        except self.errors as exc:
-            raise StoreError(f"cannot report to {self.where}: {exc}") from None
-
-    def remove(self, host: str, pid: int) -> None:
-        try:
-            self.client.delete(f"{self.prefix}{host}:{pid}")
-        except self.errors as exc:
-            raise StoreError(f"cannot remove the report: {exc}") from None
-
-    def read_all(self) -> list[ProcessReport]:
-        try:
-            keys = list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
-            values = cast("list[bytes | None]", self.client.mget(keys)) if keys else []
-        except self.errors as exc:
-            raise StoreError(f"cannot read {self.where}: {exc}") from None
-        return _parsed(values)
+    return valid
 
 
-class FileReports:
-    """<switch file>.processes/<host>:<pid>.json, each written whole."""
-
-    def __init__(self, store: FileStore) -> None:
-        self.directory = store.path.with_name(store.path.name + ".processes")
-        self.where = str(self.directory)
-
-    def writable(self) -> bool:
-        """Whether reports can be written here (a ConfigMap volume: no)."""
-        try:
-            self.directory.mkdir(exist_ok=True)
-            probe, path = tempfile.mkstemp(dir=self.directory, prefix=".probe.")
-        except OSError:
-            return False
-        os.close(probe)
-        Path(path).unlink(missing_ok=True)
-        return True
-
-    def write(self, report: ProcessReport) -> None:
-        target = self.directory / f"{report.host}:{report.pid}.json"
-        try:
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".report.")
-            with os.fdopen(handle, "w", encoding="utf-8") as output:
-                output.write(report.as_json())
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-        except OSError as exc:
-            raise StoreError(f"cannot report to {self.where}: {exc}") from None
-
-    def remove(self, host: str, pid: int) -> None:
-        (self.directory / f"{host}:{pid}.json").unlink(missing_ok=True)
-
-    def read_all(self) -> list[ProcessReport]:
-        texts = []
-        try:
-            paths = sorted(self.directory.glob("*.json"))
-        except OSError as exc:
-            raise StoreError(f"cannot read {self.where}: {exc}") from None
-        for path in paths:
-            try:
-                texts.append(path.read_bytes())
-            except OSError:
-                continue  # removed meanwhile: that process exited cleanly
-        return _parsed(texts)
+_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "id": lambda value: (
+        isinstance(value, str) and bool(re.fullmatch(r"[0-9a-f]{16}", value))
+    ),
+    "host": _text(255),
+    "pid": _whole(1, 2**32),
+    "server": _text(32),
+    "started_at": _moment(),
+    "revision": _whole(0, 2**53),
+    "rejected_revision": _whole(0, 2**53, optional=True),
+    "rejected_error": _text(MAX_TEXT, optional=True),
+    "state": lambda value: value in STATES,
+    "read_only": lambda value: isinstance(value, bool),
+    "source": lambda value: value in SOURCES,
+    "in_flight": _whole(0, 2**31),
+    "last_read_at": _moment(optional=True),
+    "trouble": _text(MAX_TEXT, optional=True),
+    "reported_at": _moment(),
+    "interval": _whole(1, 60),
+    "seq": _whole(0, 2**53),
+}
 
 
-def _parsed(values: Iterable[bytes | None]) -> list[ProcessReport]:
-    reports = (ProcessReport.parse(value) for value in values if value is not None)
-    return sorted(
-        (report for report in reports if report is not None),
-        key=lambda report: (report.host, report.pid),
-    )
+def parse_report(data: bytes, now: float) -> ProcessReport | None:
+    """A report as a process wrote it, or None for anything else: oversized,
+    not JSON, a field missing, of the wrong type or out of range, or dated in
+    the future. Fields this version does not know are ignored (a newer
+    process's report still counts)."""
+    if len(data) > MAX_REPORT_BYTES:
+        return None
+    try:
+        found = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(found, dict):
+        return None
+    if not all(name in found and valid(found[name]) for name, valid in _FIELDS.items()):
+        return None
+    if found["reported_at"] > now + FUTURE_SLACK_SECONDS:
+        return None
+    return ProcessReport(**{name: found[name] for name in _FIELDS})
 
 
-def reports_for(store: Store) -> Reports | None:
-    """Where this switch's processes report; None when they cannot."""
-    if isinstance(store, RedisStore):
-        return RedisReports(store)
-    if isinstance(store, FileStore):
-        reports = FileReports(store)
-        return reports if reports.writable() else None
-    return None
+def shortened(text: str | None) -> str | None:
+    """One line of printable text at most MAX_TEXT long, for a report."""
+    if text is None:
+        return None
+    line = "".join(c if c.isprintable() else " " for c in text)
+    return line if len(line) <= MAX_TEXT else line[: MAX_TEXT - 1] + "…"
 
 
 class Reporter:
-    """The reports of this process: written by the switch's reader, removed at a
-    clean exit. A store that is down makes them fail quietly (said once)."""
+    """This process's membership: its report once per interval (from the
+    switch's reader), its removal at a clean exit, and, every few reports, the
+    removal of members of its own host whose process has gone."""
 
-    def __init__(self, reports: Reports, in_flight: InFlight) -> None:
-        self.reports = reports
-        self.in_flight = in_flight
-        self.host = socket.gethostname()
-        self.pid = os.getpid()
-        self.started_at = time.time()
+    def __init__(self, members: Members) -> None:
+        self.members = members
+        self.member = this_process()
         self.server = server_name()
+        self.started_at = _now()
+        self.seq = 0
         self._failing = False
 
     def forked(self) -> None:
-        """In a child process: a new pid, a new start, its own requests."""
-        self.pid, self.started_at = os.getpid(), time.time()
+        """In a child process: a member of its own."""
+        self.member = this_process()
         self.server = server_name()
+        self.started_at, self.seq = _now(), 0
 
-    def report(self, switch: Switch, now: float) -> None:
-        state = switch.state
+    def report(self, fields: dict[str, Any]) -> None:
+        """Write this process's report (``fields``: what the switch knows);
+        a store that fails is said once."""
         report = ProcessReport(
-            host=self.host,
-            pid=self.pid,
+            id=self.member.id,
+            host=socket.gethostname()[:255],
+            pid=self.member.pid,
             server=self.server,
             started_at=self.started_at,
-            document=digest(switch.text),
-            state=state.describe(now),
-            read_only=state.read_only,
-            source=state.source,
-            last_read_at=switch.last_read_at,
-            trouble=switch.trouble,
-            in_flight=self.in_flight.before(state),
-            reported_at=now,
-            interval=switch.interval,
+            seq=self.seq,
+            **fields,
         )
         try:
-            self.reports.write(report)
+            self.members.report(self.member, report.revision, report.as_json())
+            if self.seq % SIBLING_CHECK_EVERY == 0:
+                self.remove_the_gone()
         except StoreError as exc:
             if not self._failing:
                 logger.warning("Maintenance switch: %s (said once)", exc)
             self._failing = True
             return
         self._failing = False
+        self.seq += 1
 
-    def exited(self) -> None:
-        """A clean exit: this process is not waited for."""
-        with contextlib.suppress(StoreError):  # else it expires by itself
-            self.reports.remove(self.host, self.pid)
+    def remove_the_gone(self) -> None:
+        """Members of this host (and pid namespace) whose process has exited:
+        a worker killed and replaced by its server never removed itself."""
+        if started_ticks(os.getpid()) is None:
+            return  # no /proc: nothing to tell a live pid from a gone one
+        for sibling in self.members.siblings(self.member.host_key):
+            if (
+                sibling.id != self.member.id
+                and started_ticks(sibling.pid) != sibling.started
+            ):
+                self.members.leave(sibling)
+
+    def leave(self) -> None:
+        """A clean exit: this process is no longer waited for."""
+        with contextlib.suppress(StoreError):  # else it is forgotten in time
+            self.members.leave(self.member)
+
+
+def _now() -> float:
+    from envmaintenance.state import clock
+
+    return clock()
 
 
 @dataclass(frozen=True)
-class Progress:
-    """Where the fleet stands after a write, process by process."""
+class Fleet:
+    """The members as read at one moment, and how many reports did not
+    validate (ignored, never trusted)."""
 
-    switched: tuple[ProcessReport, ...]
-    draining: tuple[ProcessReport, ...]  # the new document, old requests in flight
-    behind: tuple[ProcessReport, ...]  # reporting, not the new document yet
-    silent: tuple[ProcessReport, ...]  # no report for SILENT_INTERVALS intervals
-
-    @property
-    def confirmed(self) -> bool:
-        return not (self.draining or self.behind or self.silent)
-
-    @property
-    def waiting(self) -> tuple[ProcessReport, ...]:
-        return self.draining + self.behind + self.silent
+    reports: tuple[ProcessReport, ...]
+    unreadable: int
 
 
-def progress(reports: Iterable[ProcessReport], document: str, now: float) -> Progress:
-    """Each process that reports (those that exited cleanly have removed their
-    report) judged against the document just written. Documents carry SET_AT,
-    so its digest alone says a process follows it, whatever the hosts' clocks."""
-    kinds: dict[str, list[ProcessReport]] = {
-        "switched": [],
-        "draining": [],
-        "behind": [],
-        "silent": [],
-    }
-    for report in reports:
-        if report.silent(now):
-            kind = "silent"
-        elif report.document != document:
-            kind = "behind"
-        elif report.in_flight:
-            kind = "draining"
+def read_fleet(members: Members, now: float, forget_after: float) -> Fleet:
+    """Every member's report; those silent for longer than ``forget_after`` are
+    forgotten here. A report stored under another member's id is not trusted.
+    StoreError when the store cannot be read."""
+    reports, unreadable, forgotten = [], 0, []
+    for member_id, data in members.read():
+        report = parse_report(data, now)
+        if report is None or report.id != member_id:  # a forgery, or worse
+            unreadable += 1
+        elif now - report.reported_at > forget_after:
+            forgotten.append(member_id)
         else:
-            kind = "switched"
-        kinds[kind].append(report)
-    return Progress(**{kind: tuple(found) for kind, found in kinds.items()})
+            reports.append(report)
+    if forgotten:
+        members.forget(forgotten)
+    reports.sort(key=lambda r: (r.host, r.pid, r.id))
+    return Fleet(tuple(reports), unreadable)
+
+
+def forget(members: Members, ids: Iterable[str]) -> None:
+    members.forget(ids)

@@ -18,7 +18,7 @@ from envmaintenance.paths import (
     parse_path_prefix,
     validate_path_prefix,
 )
-from envmaintenance.schedule import DEFAULT_MESSAGE, MAX_RETRY_AFTER_SECONDS
+from envmaintenance.state import DEFAULT_MESSAGE, MAX_RETRY_AFTER_SECONDS
 
 MAX_BYPASS_MAX_AGE_SECONDS = 30 * 86400
 MIN_BYPASS_TOKEN_LENGTH = 16

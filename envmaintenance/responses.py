@@ -17,7 +17,7 @@ from django.utils.translation import gettext, ngettext
 
 from envmaintenance.conf import Config
 from envmaintenance.languages import HEADER_LENGTH, Languages, first_entries, message_in
-from envmaintenance.schedule import DEFAULT_MESSAGE, State, gettext_noop
+from envmaintenance.state import DEFAULT_MESSAGE, State, gettext_noop
 
 logger = logging.getLogger("envmaintenance")
 
@@ -115,8 +115,8 @@ def render_page(
     with translation.override(language):
         context = {
             "message": message_for(config, state, language),
-            "retry_after": config.retry_after_seconds,
-            "retry_after_text": humanise_seconds(config.retry_after_seconds),
+            "retry_after": state.default_retry_after,
+            "retry_after_text": humanise_seconds(state.default_retry_after),
             "ends_at": state.ends_at,
             "read_only": state.read_only,
             "read_only_notice": gettext(READ_ONLY_NOTICE),
@@ -226,7 +226,7 @@ class UnavailableResponses:
                     "Content-Length": str(len(body)),
                     "Content-Language": language,
                     # RFC 9110 §10.2.3: delay-seconds.
-                    "Retry-After": str(self.config.retry_after_seconds),
+                    "Retry-After": str(self.state.default_retry_after),
                     "Cache-Control": "no-store",
                     "Vary": vary,
                 },
@@ -300,7 +300,7 @@ def status_response(
     if request.method == "OPTIONS":
         return HttpResponse(status=204, headers=_PREFLIGHT_HEADERS)
     language = responses.language(request)
-    fields = responses.state.as_json(now, responses.config.retry_after_seconds)
+    fields = responses.state.as_json(now)
     fields["message"] = responses.message(language)
     body = json.dumps(fields, ensure_ascii=False).encode()
     headers = {

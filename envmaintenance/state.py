@@ -1,5 +1,7 @@
 """What maintenance is now: the one State the environment or the switch decides,
-and the clock it is judged by."""
+and the clock it is judged by. Every output that says whether maintenance is
+active, or how long to wait (the 503's Retry-After, the status endpoint, the
+command, the start-up line, the page), asks a State; none works it out again."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ def gettext_noop(text: str) -> str:
 
 # A week: search engines start dropping pages that answer 503 for longer.
 MAX_RETRY_AFTER_SECONDS = 604_800
+DEFAULT_RETRY_AFTER_SECONDS = 3600
 # Shown in the visitor's language when MAINTENANCE_MESSAGE is not set.
 DEFAULT_MESSAGE = gettext_noop(
     "We are carrying out planned maintenance and will be back shortly."
@@ -35,7 +38,8 @@ class State:
     """The mode, the window, the message and read-only, and who decided them.
 
     The environment yields one at start-up; the runtime switch yields a new one
-    for each document. Judging it at a moment costs a comparison or two.
+    for each document, with its revision. Judging it at a moment costs a
+    comparison or two.
     """
 
     enabled: bool = False  # MAINTENANCE_MODE: on whatever the window says
@@ -43,7 +47,10 @@ class State:
     ends_at: datetime | None = None
     message: str = DEFAULT_MESSAGE
     read_only: bool = False  # only writes are stopped
+    # MAINTENANCE_RETRY_AFTER: the wait a 503 asks for when no end is announced.
+    default_retry_after: int = DEFAULT_RETRY_AFTER_SECONDS
     source: str = "environment"  # or "switch"
+    revision: int = 0  # of the switch document in force; 0: none
     # Who, when and why (SET_BY, SET_AT, REASON): shown, never obeyed.
     notes: Mapping[str, str] = field(default_factory=lambda: _NO_NOTES, compare=False)
     _starts: float | None = field(init=False, repr=False, compare=False)
@@ -87,12 +94,13 @@ class State:
     def has_end(self) -> bool:
         return self._ends is not None
 
-    def retry_after_seconds(self, now: float, default: int) -> int:
-        """Seconds until the announced end, rounded up and at most a week (longer
-        503s make search engines drop pages); else the configured delay."""
+    def retry_after(self, now: float) -> int:
+        """Seconds a blocked client should wait: until the announced end,
+        rounded up and at most a week (longer 503s make search engines drop
+        pages); without one, or once it has passed, MAINTENANCE_RETRY_AFTER."""
         if self._ends is not None and now < self._ends:
             return min(math.ceil(self._ends - now), MAX_RETRY_AFTER_SECONDS)
-        return default
+        return self.default_retry_after
 
     def describe(self, now: float) -> str:
         """on / scheduled / upcoming / off, as logs and the command say it."""
@@ -118,7 +126,7 @@ class State:
         reason = f" (reason: {self.notes['REASON']})" if "REASON" in self.notes else ""
         return by + reason
 
-    def as_json(self, now: float, retry_after_default: int) -> dict[str, Any]:
+    def as_json(self, now: float) -> dict[str, Any]:
         """The one JSON shape of a state: the status endpoint and the command.
 
         ``retry_after`` is what a blocked request gets now, null while inactive;
@@ -131,12 +139,11 @@ class State:
             "read_only": self.read_only,
             "starts_at": _moment(self.starts_at),
             "ends_at": _moment(self.ends_at),
-            "retry_after": (
-                self.retry_after_seconds(now, retry_after_default) if active else None
-            ),
-            "retry_after_default": retry_after_default,
+            "retry_after": self.retry_after(now) if active else None,
+            "retry_after_default": self.default_retry_after,
             "message": self.message,
             "source": self.source,
+            "revision": self.revision,
         }
 
 

@@ -1,15 +1,16 @@
-"""The runtime switch: one shared document that starts or lifts a maintenance in
-every process within seconds, without a restart.
+"""The runtime switch in a process: one shared document that starts or lifts a
+maintenance in every process within seconds, without a restart.
 
-Each serving process reads it in a background daemon thread, every interval;
-requests only read the State in memory, so none ever waits on the store. A read
-that does not return in time is abandoned (and no other is queued behind it);
-when the store is down, hung or returns garbage, the last good state stays
-(fail static, like Envoy and feature-flag SDKs), said once in the logs. The
-last good document is kept on local disk, so a process that starts during an
-outage starts from it rather than from the environment. Where threads do not
-run (uWSGI without --enable-threads), a request that finds the state older than
-two intervals reads the store itself, bounded by the store's own timeouts.
+Each serving process reads it in a background thread (reader.py), every
+interval; requests only read the State in memory, so none ever waits on the
+store. What a read means is decided by the follower (follower.py): a new
+revision is applied, an unreadable store, a lost document or one from the past
+keep what the process holds (fail static), said once in the logs. The last
+document applied is kept on local disk (cache.py), so that a process that starts
+during an outage starts from it. Each process reports the revision it applied
+(fleet.py), so that `--wait` can know. Where threads do not run (uWSGI without
+--enable-threads), a request that finds the state older than two intervals
+reads the store itself, bounded by the store's own timeouts.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
-from envmaintenance import schedule
-from envmaintenance.cache import SwitchCache, default_cache_path
+from envmaintenance import report, state
+from envmaintenance.cache import Cached, SwitchCache, default_cache_path
 from envmaintenance.conf import Config, get_config
-from envmaintenance.documents import InvalidDocument, parse_document
-from envmaintenance.fleet import InFlight, Reporter, reports_for
-from envmaintenance.schedule import State
+from envmaintenance.fleet import Reporter, shortened
+from envmaintenance.follower import Follower, Outcome
+from envmaintenance.inflight import InFlight
+from envmaintenance.reader import Reader
+from envmaintenance.state import State
 from envmaintenance.stores import Store, StoreError, open_store
 
 logger = logging.getLogger("envmaintenance")
@@ -35,24 +39,11 @@ logger = logging.getLogger("envmaintenance")
 # abandoned, even a DNS lookup or an NFS read that hangs.
 READ_TIMEOUT_SECONDS = 0.25
 
-
-def replace_document(store: Store, text: str, environment: State) -> State:
-    """Write a document and read it back: StoreError unless the store now holds
-    exactly this text (a command must never claim a change that did not happen).
-    Returns the state it puts in force."""
-    state = parse_document(text, environment)  # never write what none could read
-    store.write(text)
-    found = store.read()
-    if found != text:
-        raise StoreError(
-            f"{store.location.display} holds something else after the write "
-            f"(another writer?): {found!r}"
-        )
-    return state
+Listener = Callable[[State], None]
 
 
 class Switch:
-    """The process's view of the switch (or of the environment alone)."""
+    """What this process follows: the environment alone, or the switch too."""
 
     def __init__(
         self,
@@ -62,44 +53,43 @@ class Switch:
         reporter: Reporter | None = None,
     ) -> None:
         self.config = config
-        self.environment = config.environment
         self.store = store
         self.cache = cache
-        self.interval: float = config.switch_interval_seconds
-        self.state = self.environment  # replaced, whole, on each change
-        self.text: str | None = None  # the document in force, as read
-        self.last_read_at: float | None = None  # the last read that succeeded
-        self.attempted_at = float("-inf")  # the last read, whatever it found
-        self._stale_at = float("-inf")  # two intervals after it
-        self.stale_since: float | None = None
-        self.trouble: str | None = None
-        self._seen_document = False
-        self._lock = threading.Lock()  # one read at a time
-        self._stuck: threading.Thread | None = None  # a read that never returned
-        self._reader: threading.Thread | None = None
-        self._stopped = threading.Event()
-        # Requests let through, by state: what this process reports in flight.
-        self.in_flight = reporter.in_flight if reporter else InFlight()
         self.reporter = reporter
+        self.interval: float = config.switch_interval_seconds
+        self.follower = Follower(config.environment, config.switch_unreadable)
+        self.state = config.environment  # the follower's, published whole
+        self.in_flight = InFlight()
+        self.reader = Reader(self.tick, self.interval)
+        self.last_read_at: float | None = None  # the last read that succeeded
+        self.stale_since: float | None = None
+        self.serving = False  # reads in the background, writes the cache
+        self.wanted = False  # start() was called: a forked child serves
+        self.reporting = True  # not in a parent that forked before serving
+        self.replaced = False
+        self._rejected_said: object = None
+        self._stale_at = float("-inf")  # two intervals after the last read
+        self._listeners: list[weakref.WeakMethod[Listener]] = []
+        self._lock = threading.Lock()  # one read at a time
+        self._cache_behind = False  # the file does not hold what is served
+        self._cache_failed = False  # the last write failed (said once)
         _switches.add(self)
         if store is not None:
-            self.refresh(schedule.clock(), starting=True)
+            self._start(state.clock())
 
     @classmethod
     def for_config(cls, config: Config) -> Switch:
         """The switch a process's configuration describes (none: the environment)."""
         if config.switch is None:
             return cls(config, None)
-        location = config.switch
-        store = open_store(location, config.switch_key)
+        store = open_store(config.switch, config.switch_key)
         path = config.switch_cache or default_cache_path(
-            location.url, config.switch_key
+            config.switch.url, config.switch_key
         )
-        reports = reports_for(store)
-        reporter = None if reports is None else Reporter(reports, InFlight())
-        if reporter is not None:
-            atexit.register(reporter.exited)
-        return cls(config, store, SwitchCache(path, location.display), reporter)
+        cache = None if path is None else SwitchCache(path, cache_name(config))
+        reporter = Reporter(store.members)
+        atexit.register(reporter.leave)
+        return cls(config, store, cache, reporter)
 
     @property
     def display(self) -> str:
@@ -108,230 +98,218 @@ class Switch:
     def current(self, now: float) -> State:
         """The state in force, from memory; reads inline only when no reader has
         read for two intervals (threads that do not run, a reader not started)."""
-        if now > self._stale_at or self._reader is None:  # one comparison, mostly
-            if now > self._stale_at and self.store is not None:
+        if now > self._stale_at:  # one comparison, mostly
+            if self.store is not None:
                 self.refresh(now, inline=True)
             self.start()
         return self.state
 
     def start(self) -> None:
-        """Start this process's reader, if it has none yet: the middleware does at
-        start-up, a forked child at once (its state is its parent's)."""
-        if self._reader is None and self.store is not None:
-            self._start_reader()
+        """This process serves: it reads in the background, reports, and keeps
+        the cache. The middleware starts it; a forked child at once."""
+        if self.store is not None and not self.replaced:
+            if not self.serving:
+                self._cache_behind = True  # written at the next read, then kept
+            self.serving = self.wanted = True
+            self.reader.start()
 
     def stop(self) -> None:
-        """End the background reader (a replaced switch, a test)."""
-        self._stopped.set()
+        """End the background reader for good (a replaced switch, a test)."""
+        self.replaced = True
+        self.reader.stop()
 
-    def _start_reader(self) -> None:
-        # Threads do not survive a fork (gunicorn --preload): _forget_threads
-        # starts another in the child. Its first read is at once.
-        self._reader = threading.Thread(
-            target=self._read_every_interval, name="envmaintenance-switch", daemon=True
-        )
-        self._reader.start()
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener(state)`` with each new state before requests see it
+        (the middleware renders its answers there, not in a request)."""
+        self._listeners.append(weakref.WeakMethod(listener))
 
-    def _read_every_interval(self) -> None:
-        # No back-off while the store fails: a read of a store that is down
-        # costs it nothing, and every process follows it within an interval
-        # and a read of its recovery.
-        while not self._stopped.is_set():
-            try:
-                now = schedule.clock()
-                self.refresh(now)
-                # From here, never from a request; not while a read hangs (a hung
-                # mount would hang the report's write, and this thread with it).
-                stuck = self._stuck is not None and self._stuck.is_alive()
-                if self.reporter is not None and not stuck:
-                    self.reporter.report(self, now)
-            except Exception:  # never let the reader die silently
-                logger.exception("Maintenance switch: the reader failed")
-            self._stopped.wait(self.interval)
+    def tick(self, now: float) -> None:
+        """The reader's work, every interval: read, then report (never while a
+        read hangs: a hung mount would hang the report's write too)."""
+        self.refresh(now)
+        if self.reporter is not None and self.reporting and not self.reader.stuck:
+            self.reporter.report(self.report_fields(now))
 
     def refresh(
-        self, now: float, *, starting: bool = False, inline: bool = False
+        self, now: float, *, inline: bool = False, starting: bool = False
     ) -> None:
         """Read the store once (unless a read is under way) and follow it."""
         if self.store is None or not self._lock.acquire(blocking=False):
             return
         try:
-            self.attempted_at, self._stale_at = now, now + 2 * self.interval
-            self._read(now, starting, inline)
+            self._stale_at = now + 2 * self.interval
+            self._read(self.store, now, inline=inline, starting=starting)
         finally:
             self._lock.release()
 
-    def _read(self, now: float, starting: bool, inline: bool) -> None:
-        assert self.store is not None
+    def _start(self, now: float) -> None:
+        cached = None if self.cache is None else self.cache.load(now)
+        if cached is not None and self.follower.start_from(cached):
+            self.state = self.follower.state
+        self.refresh(now, starting=True)
+
+    def _read(self, store: Store, now: float, *, inline: bool, starting: bool) -> None:
+        def bounded(call: Callable[[], Any]) -> Any:
+            if inline:
+                return call()
+            return self.reader.bounded(call, READ_TIMEOUT_SECONDS, self.display)
+
+        follower, trouble = self.follower, self.follower.trouble
         try:
-            text = self.store.read() if inline else self._read_bounded()
-            state = (
-                self.environment
-                if text is None
-                else parse_document(text, self.environment)
+            text = bounded(store.read)
+            outcome = follower.follow(
+                text, now, lambda: bounded(store.members.highest_revision)
             )
-        except (StoreError, InvalidDocument) as exc:
-            self._fail(now, str(exc), starting=starting)
+        except StoreError as exc:
+            if follower.trouble is None:
+                self.stale_since = now
+            kept = follower.failed(str(exc), now, starting=starting)
+            self._publish(now, starting=True)
+            self._say_trouble(trouble, now, kept, starting=starting)
             return
-        if (
-            text is None
-            and self._seen_document
-            and not self.store.missing_means_no_override
-        ):
-            problem = (
-                f"the document is gone from {self.display} (flushed, evicted or "
-                f"failed over?); run 'manage.py maintenance env' to hand control "
-                f"back to the environment"
-            )
-            self._fail(now, problem, starting=starting)
+        self.last_read_at = now
+        if outcome is Outcome.APPLIED:
+            self._publish(now, starting=starting)
+        if trouble is not None and follower.trouble is None:
+            logger.info("Maintenance switch: %s is readable again", self.display)
+        if follower.trouble is None:
+            self.stale_since = None
+        self._say_trouble(trouble, now, follower.holding(), starting=False)
+        self._keep_cache(outcome)
+
+    def _publish(self, now: float, *, starting: bool) -> None:
+        """The follower's state in force: listeners first, then requests."""
+        new = self.follower.state
+        if new is self.state:
             return
-        self._succeed(now, text, state, starting=starting)
-
-    def _read_bounded(self) -> str | None:
-        """store.read() in a thread of its own, waited for READ_TIMEOUT_SECONDS.
-
-        A read that does not return is left behind (a daemon thread), and no
-        other starts until it has: at most one stuck read per process.
-        """
-        assert self.store is not None
-        if self._stuck is not None and self._stuck.is_alive():
-            raise StoreError(f"an earlier read of {self.display} has not returned")
-        outcome: dict[str, Any] = {}
-        read = self.store.read
-
-        def run() -> None:
+        for reference in list(self._listeners):
+            listener = reference()
+            if listener is None:
+                self._listeners.remove(reference)
+                continue
             try:
-                outcome["text"] = read()
-            except Exception as exc:  # handed to the waiting thread
-                outcome["error"] = exc
+                listener(new)
+            except Exception:  # a listener never keeps a state from requests
+                logger.exception("Maintenance switch: preparing the new state failed")
+        self.state = new
+        if not starting:  # the start-up line says the state then
+            logger.info("%s", report.transition(new, now, self.display))
 
-        reader = threading.Thread(target=run, name="envmaintenance-read", daemon=True)
-        reader.start()
-        reader.join(READ_TIMEOUT_SECONDS)
-        if reader.is_alive():
-            self._stuck = reader
-            raise StoreError(
-                f"{self.display} did not answer within {READ_TIMEOUT_SECONDS} s"
-            )
-        error = outcome.get("error")
-        if error is not None:
-            if isinstance(error, StoreError):
-                raise error
-            raise StoreError(f"cannot read {self.display}: {error!r}") from None
-        return outcome.get("text")
-
-    def _fail(self, now: float, problem: str, *, starting: bool) -> None:
-        if self.trouble is None:
-            self.stale_since = now
-        kept = "the last good state"
-        if starting:
-            kept = self._start_without_the_store(now)
-        if problem != self.trouble:  # a new problem is said once; a repeat never
+    def _say_trouble(
+        self, before: str | None, now: float, kept: str, *, starting: bool
+    ) -> None:
+        """A new trouble is said once; a repeat never."""
+        trouble, rejected = self.follower.trouble, self.follower.rejected
+        if trouble is not None and trouble != before:
             logger.log(
                 logging.ERROR if starting else logging.WARNING,
                 "Maintenance switch: %s; keeping %s (maintenance %s) until it is "
                 "readable again",
-                problem,
+                trouble,
                 kept,
                 self.state.describe(now),
             )
-        self.trouble = problem
-
-    def _start_without_the_store(self, now: float) -> str:
-        """The cache, else MAINTENANCE_SWITCH_UNREADABLE; says which it took."""
-        cache = self.cache
-        if cache is not None and (cached := cache.load()) is not None:
-            try:
-                state = (
-                    self.environment
-                    if cached.text is None
-                    else parse_document(cached.text, self.environment)
-                )
-            except InvalidDocument:
-                pass  # a cache that no longer parses is no cache
-            else:
-                self.state, self.text = state, cached.text
-                self._seen_document = cached.text is not None
-                age = max(0, round(now - cached.read_at))
-                return f"the cached state of {age} s ago ({cache.path})"
-        if self.config.switch_unreadable == "on":
-            self.state = State(
-                enabled=True,
-                ends_at=self.environment.ends_at,
-                message=self.environment.message,
-                read_only=self.environment.read_only,
-                source="switch",
+        if rejected != self._rejected_said and rejected is not None:
+            logger.warning(
+                "Maintenance switch: rejected the document at %s (revision %s): %s; "
+                "keeping revision %d",
+                self.display,
+                rejected.revision or "none",
+                rejected.error,
+                self.state.revision,
             )
-            return "maintenance on (MAINTENANCE_SWITCH_UNREADABLE=on, no cache)"
-        return "the environment's state (no cache)"
+        self._rejected_said = rejected
 
-    def _succeed(
-        self, now: float, text: str | None, state: State, *, starting: bool
-    ) -> None:
-        self.last_read_at = now
-        if self.trouble is not None:
-            logger.info("Maintenance switch: %s is readable again", self.display)
-        self.trouble = self.stale_since = None
-        self._seen_document = self._seen_document or text is not None
-        self._save(text, now)
-        if text != self.text or state != self.state:
-            self.text = text
-            self.state = state
-            if not starting:  # the start-up line says the state then
-                log_transition(state, now, self.display)
-
-    def _save(self, text: str | None, now: float) -> None:
-        if self.cache is None:
+    def _keep_cache(self, outcome: Outcome) -> None:
+        """After a read: the cache holds what this process serves, or nothing a
+        process would trust (retried after every read until it is written)."""
+        cache = self.cache
+        if cache is None or not self.serving:
             return
+        if outcome is not Outcome.APPLIED and not self._cache_behind:
+            return
+        follower = self.follower
         try:
-            self.cache.save(text, now)
+            if follower.text is None or follower.read_at is None:
+                cache.distrust()
+            else:
+                cache.save(Cached(follower.text, self.state.revision, follower.read_at))
         except OSError as exc:
-            if self.trouble is None:
+            cache.distrust()
+            if not self._cache_failed:
                 logger.warning(
-                    "Maintenance switch: cannot write the cache %s (%s): a process "
-                    "that starts while the store is down will not start from it",
-                    self.cache.path,
+                    "Maintenance switch: cannot write the cache %s (%s): no process "
+                    "will start from it until it is written again",
+                    cache.path,
                     exc.strerror or exc,
                 )
-            self.cache = None  # said once; reads go on
+            self._cache_failed = self._cache_behind = True
+            return
+        if self._cache_failed:
+            logger.info("Maintenance switch: the cache %s is written again", cache.path)
+        self._cache_failed = self._cache_behind = False
+
+    def report_fields(self, now: float) -> dict[str, Any]:
+        """What this process says of itself (fleet.ProcessReport's fields)."""
+        current, rejected = self.state, self.follower.rejected
+        return {
+            "revision": current.revision,
+            "rejected_revision": None if rejected is None else rejected.revision,
+            "rejected_error": None if rejected is None else shortened(rejected.error),
+            "state": current.describe(now),
+            "read_only": current.read_only,
+            "source": current.source,
+            "in_flight": self.in_flight.before(current),
+            "last_read_at": self.last_read_at,
+            "trouble": shortened(self.follower.trouble),
+            "reported_at": now,
+            "interval": self.interval,
+        }
+
+    def forked(self) -> None:
+        """In a child: the parent's threads, locks and requests are not here."""
+        self._lock = threading.Lock()
+        self.reader.forked(stopped=self.replaced)
+        self.in_flight.forget()
+        self.reporting = True
+        if self.reporter is not None:
+            self.reporter.forked()
+
+    def became_parent(self) -> None:
+        """A process that forks before it served a request (gunicorn --preload's
+        master) serves nothing: it is no member of the fleet, and reads no more.
+        Its children, forked with this state, read at once."""
+        if self.in_flight.served or not self.reporting:
+            return
+        self.reporting = self.serving = False
+        self.reader.stop()
+        if self.reporter is not None:
+            self.reporter.leave()
 
 
-def log_transition(state: State, now: float, display: str) -> None:
-    described = state.describe(now)
-    if state.source == "environment":
-        what = f"handed back to the environment (maintenance {described})"
-    elif described == "on":
-        ends = state.ends_at
-        what = "switched on" + ("" if ends is None else f" until {ends.isoformat()}")
-    elif described == "off":
-        what = "switched off"
-    else:
-        what = f"{described} ({state.window()})"
-    logger.info("Maintenance %s%s via %s", what, state.signed(), display)
+def cache_name(config: Config) -> str:
+    """What a cache file says it caches: the switch and its key."""
+    assert config.switch is not None
+    return f"{config.switch.display} {config.switch_key}"
 
 
 _switches: weakref.WeakSet[Switch] = weakref.WeakSet()
-
-
-def _forget_threads() -> None:
-    """In a forked child: the parent's threads and locks do not exist here."""
-    for switch in list(_switches):
-        switch._reader = None
-        switch._stuck = None
-        switch._lock = threading.Lock()
-        stopped, switch._stopped = switch._stopped.is_set(), threading.Event()
-        if stopped:
-            switch._stopped.set()
-        switch.in_flight.forget()  # the parent's requests are not ours
-        if switch.reporter is not None:
-            switch.reporter.forked()
-        if not stopped and switch is _process_switch:
-            switch.start()  # the state is the parent's: read it anew, now
-
-
-os.register_at_fork(after_in_child=_forget_threads)
-
 _process_switch: Switch | None = None
+
+
+def _in_child() -> None:
+    for switch in list(_switches):
+        switch.forked()
+    if _process_switch is not None and _process_switch.wanted:
+        _process_switch.start()  # the state is the parent's: read it anew, now
+
+
+def _in_parent() -> None:
+    for switch in list(_switches):
+        switch.became_parent()
+
+
+os.register_at_fork(after_in_child=_in_child, after_in_parent=_in_parent)
 
 
 def get_switch() -> Switch:
@@ -350,4 +328,4 @@ def state_in_force() -> State:
     """What maintenance is now, environment and switch together: the one answer
     the middleware, templates, is_active(), the status endpoint, the command and
     the export all give."""
-    return get_switch().current(schedule.clock())
+    return get_switch().current(state.clock())

@@ -93,7 +93,8 @@ ROWS: tuple[Variable, ...] = (
     ),
     Variable(
         name="MAINTENANCE_RETRY_AFTER",
-        field="retry_after_seconds",
+        field="default_retry_after",
+        state=True,
         parse=parsers.parse_retry_after,
         check_id="envmaintenance.E003",
         invalid="`MAINTENANCE_RETRY_AFTER` is invalid",

@@ -1,134 +1,158 @@
-"""What `manage.py maintenance` says of the fleet: the wait of --wait until every
-process has switched and drained, and the table of `processes`."""
+"""The wait of `--wait`: until every member of the fleet serves a revision (or
+a later one) and nothing it let in before is still being served.
+
+A member that stopped reporting is behind, whatever its last report said; one
+that rejected the revision fails the wait at once; a store that fails while
+waiting is asked again until the time runs out.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field, replace
 
-from envmaintenance import schedule
-from envmaintenance.fleet import ProcessReport, Progress, Reports, progress
-from envmaintenance.stores import StoreError
+from envmaintenance.fleet import SILENT_INTERVALS, Fleet, ProcessReport, read_fleet
+from envmaintenance.stores import Store, StoreError
 
 POLL_SECONDS = 0.2
+# After a store error: 0.2 s, 0.4 s, 0.8 s, then every second.
+MAX_BACKOFF_SECONDS = 1.0
+
+
+class Silence:
+    """When each member's report last changed, as this command saw it: a
+    report that never changes is silent however it is dated."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, float]] = {}
+
+    def is_silent(self, report: ProcessReport, now: float) -> bool:
+        watched = time.monotonic()
+        seq, since = self._seen.get(report.id, (-1, watched))
+        if seq != report.seq:
+            self._seen[report.id], since = (report.seq, watched), watched
+        limit = SILENT_INTERVALS * report.interval
+        return now - report.reported_at > limit or watched - since > limit
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where each member stands against the revision written."""
+
+    target: int
+    switched: tuple[ProcessReport, ...] = ()
+    draining: tuple[ProcessReport, ...] = ()  # switched, earlier requests in flight
+    behind: tuple[ProcessReport, ...] = ()  # an earlier revision
+    ahead: tuple[ProcessReport, ...] = ()  # above the store's: the store went back
+    rejecting: tuple[ProcessReport, ...] = ()  # refused the revision (or a later one)
+    silent: tuple[ProcessReport, ...] = ()
+    unreadable: int = 0
+    forgotten: tuple[ProcessReport, ...] = field(default=())  # by --forget-silent
+
+    @property
+    def members(self) -> int:
+        return len(self.switched) + len(self.waiting) + len(self.rejecting)
+
+    @property
+    def waiting(self) -> tuple[ProcessReport, ...]:
+        return self.silent + self.behind + self.ahead + self.draining
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.switched) and not (self.waiting or self.rejecting)
+
+
+def judge(
+    fleet: Fleet,
+    target: int,
+    store_revision: int,
+    now: float,
+    silence: Silence,
+) -> Progress:
+    kinds: dict[str, list[ProcessReport]] = {
+        "switched": [],
+        "draining": [],
+        "behind": [],
+        "ahead": [],
+        "rejecting": [],
+        "silent": [],
+    }
+    for report in fleet.reports:
+        rejected = report.rejected_revision
+        if rejected is not None and rejected >= target > report.revision:
+            kind = "rejecting"
+        elif silence.is_silent(report, now):
+            kind = "silent"
+        elif report.revision < target:
+            kind = "behind"
+        elif report.revision > store_revision:
+            kind = "ahead"
+        elif report.in_flight:
+            kind = "draining"
+        else:
+            kind = "switched"
+        kinds[kind].append(report)
+    found = {kind: tuple(reports) for kind, reports in kinds.items()}
+    return Progress(target, unreadable=fleet.unreadable, **found)
 
 
 class FleetBehind(Exception):
-    """--wait ran out of time; the message names each process behind."""
+    """The time ran out, or a member rejected the revision."""
+
+    def __init__(self, progress: Progress | None, error: str | None) -> None:
+        self.progress, self.error = progress, error
+        super().__init__(error or "behind")
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    progress: Progress
+    seconds: float
+    drained: int  # requests from before that finished while waiting
 
 
 def wait_for_fleet(
-    reports: Reports,
-    document: str,
+    store: Store,
+    target: int,
     seconds: float,
-    show: Callable[[str], None] | None = None,
-) -> str:
-    """Until every reporting process serves ``document``, with no request let in
-    before it still in flight; the line to print when done, else FleetBehind."""
+    forget_after: float,
+    revision_of: Callable[[str | None], int],
+    *,
+    forget_silent: bool = False,
+    show: Callable[[Progress], None] | None = None,
+) -> Confirmed:
+    """Until the fleet serves ``target``; FleetBehind when the time runs out
+    (or at once, when a member rejects it). A store that fails while waiting
+    is asked again (0.2 s, 0.4 s, … 1 s apart) until then."""
     started = time.monotonic()
-    drained = 0
+    silence, drained = Silence(), 0
+    forgotten: tuple[ProcessReport, ...] = ()
+    progress: Progress | None = None
+    error: str | None = None
+    pause = POLL_SECONDS
     while True:
-        now = schedule.clock()
         try:
-            found = reports.read_all()
+            store_revision = revision_of(store.read())
+            fleet = read_fleet(store.members, time.time(), forget_after)
+            progress = judge(fleet, target, store_revision, time.time(), silence)
+            if forget_silent and progress.silent:
+                store.members.forget(report.id for report in progress.silent)
+                forgotten += progress.silent
+                progress = replace(progress, silent=())
         except StoreError as exc:
-            raise FleetBehind(f"cannot read the reports: {exc}") from None
-        state = progress(found, document, now)
-        drained = max(drained, sum(r.in_flight for r in state.draining))
-        elapsed = time.monotonic() - started
-        if found and state.confirmed:
-            return done_line(len(found), elapsed, drained)
-        if elapsed >= seconds:
-            raise FleetBehind(behind_text(found, state, now, seconds))
-        if show is not None:
-            show(progress_line(found, state))
-        time.sleep(POLL_SECONDS)
-
-
-def done_line(count: int, elapsed: float, drained: int) -> str:
-    waited = f", after {drained} requests from before it finished" if drained else ""
-    noun = "process" if count == 1 else "processes"
-    return f"All {count} {noun} switched in {elapsed:.1f} s{waited}."
-
-
-def progress_line(found: list[ProcessReport], state: Progress) -> str:
-    if not found:
-        return "waiting: no process reports yet"
-    in_flight = sum(r.in_flight for r in state.draining)
-    return (
-        f"{len(state.switched)}/{len(found)} switched, {len(state.draining)} "
-        f"draining ({in_flight} requests), {len(state.behind)} behind, "
-        f"{len(state.silent)} not reporting"
-    )
-
-
-def behind_text(
-    found: list[ProcessReport], state: Progress, now: float, seconds: float
-) -> str:
-    if not found:
-        return (
-            f"no process reported within {seconds:g} s: none follows this switch, "
-            f"or none can reach it; nothing is confirmed"
-        )
-    behind = len(state.waiting)
-    lines = [f"{behind} of {len(found)} processes are behind after {seconds:g} s:"]
-    for report in state.waiting:
-        lines.append(
-            f"  {report.name} ({report.server}): {describe(report, state, now)}"
-        )
-    return "\n".join(lines)
-
-
-def describe(report: ProcessReport, state: Progress, now: float) -> str:
-    ago = f"{now - report.reported_at:.0f} s ago"
-    if report in state.silent:
-        what = "not reporting"
-    elif report in state.draining:
-        what = f"switched, {report.in_flight} requests from before still in flight"
-    else:
-        what = "still serving an earlier document"
-    trouble = f"; trouble: {report.trouble}" if report.trouble else ""
-    return f"{what} (last report {ago}: maintenance {report.state}{trouble})"
-
-
-def process_rows(found: list[ProcessReport], now: float) -> list[dict[str, Any]]:
-    """What `processes` shows, one dict per process (also its --json)."""
-    return [
-        {
-            "host": report.host,
-            "pid": report.pid,
-            "server": report.server,
-            "state": report.state,
-            "read_only": report.read_only,
-            "source": report.source,
-            "document": report.document,
-            "read_ago": (
-                None
-                if report.last_read_at is None
-                else round(now - report.last_read_at)
-            ),
-            "in_flight": report.in_flight,
-            "reported_ago": round(now - report.reported_at),
-            "reporting": not report.silent(now),
-            "trouble": report.trouble,
-        }
-        for report in found
-    ]
-
-
-def process_table(rows: list[dict[str, Any]]) -> list[str]:
-    """The same as lines for a person: one per process, the silent ones marked."""
-    lines = []
-    for row in rows:
-        mode = " read-only" if row["read_only"] else ""
-        read = "never" if row["read_ago"] is None else f"{row['read_ago']} s ago"
-        status = "" if row["reporting"] else "  NOT REPORTING"
-        trouble = f"  trouble: {row['trouble']}" if row["trouble"] else ""
-        lines.append(
-            f"{row['host']}:{row['pid']} {row['server']}: {row['state']}{mode} "
-            f"({row['source']}, {row['document']}), read {read}, "
-            f"{row['in_flight']} in flight, reported {row['reported_ago']} s ago"
-            f"{status}{trouble}"
-        )
-    return lines
+            error, pause = str(exc), min(pause * 2, MAX_BACKOFF_SECONDS)
+        else:
+            error, pause = None, POLL_SECONDS
+            progress = replace(progress, forgotten=forgotten)
+            drained = max(drained, sum(r.in_flight for r in progress.draining))
+            if progress.rejecting:
+                raise FleetBehind(progress, None)
+            if progress.confirmed:
+                return Confirmed(progress, time.monotonic() - started, drained)
+            if show is not None:
+                show(progress)
+        remaining = seconds - (time.monotonic() - started)
+        if remaining <= 0:
+            raise FleetBehind(progress, error)
+        time.sleep(min(pause, remaining))

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from django.test import AsyncClient, Client
 
-from envmaintenance import schedule, switch
-from envmaintenance.conf import STATE_FIELDS, Config, get_config
-from envmaintenance.schedule import State
+from envmaintenance import reader, state, switch
+from envmaintenance.conf import Config, get_config
+from envmaintenance.state import State
 from envmaintenance.testing import maintenance  # noqa: F401 - the fixture users get
+from envmaintenance.variables import STATE_FIELDS
 
 SetEnv = Callable[..., None]
 SetNow = Callable[[Any], None]
@@ -112,7 +113,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime | float]
 
     def set_now(moment: datetime | float) -> None:
         now = moment.timestamp() if isinstance(moment, datetime) else moment
-        monkeypatch.setattr(schedule, "clock", lambda: now)
+        monkeypatch.setattr(state, "clock", lambda: now)
 
     return set_now
 
@@ -145,9 +146,10 @@ def make_config(**fields: Any) -> Config:
 @pytest.fixture
 def no_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     """The switch's reader thread never runs: the test drives its ticks with
-    refresh(), as where threads do not run (uWSGI without --enable-threads)."""
+    tick() or refresh(), as where threads do not run (uWSGI without
+    --enable-threads)."""
 
-    def pretend(self: switch.Switch) -> None:
-        self._reader = threading.Thread()  # never started
+    def pretend(self: reader.Reader) -> None:
+        self._thread = threading.Thread()  # never started
 
-    monkeypatch.setattr(switch.Switch, "_start_reader", pretend)
+    monkeypatch.setattr(reader.Reader, "start", pretend)

@@ -18,7 +18,7 @@ from django.utils import translation
 
 from envmaintenance.languages import LOCALE_DIR
 from envmaintenance.responses import render_bodies
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from tests.conftest import SetNow, make_config
 
 # Directory names (gettext locale names) of the languages the package promises.

@@ -16,7 +16,7 @@ from envmaintenance.conf import (
     load_config,
     unknown_variables,
 )
-from envmaintenance.schedule import DEFAULT_MESSAGE
+from envmaintenance.state import DEFAULT_MESSAGE
 from envmaintenance.variables import NAMED, STATE_FIELDS
 
 GENERIC = (
@@ -36,7 +36,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert config == Config()
     assert config.environment.enabled is False
     assert not config.allowed_networks
-    assert config.retry_after_seconds == 3600
+    assert config.environment.default_retry_after == 3600
     assert not config.exempt_paths
     assert config.environment.message == DEFAULT_MESSAGE
 
@@ -51,7 +51,7 @@ def test_every_config_field_but_the_state_is_filled_by_one_row() -> None:
 def test_config_is_immutable() -> None:
     config = load_config({})
     with pytest.raises(AttributeError):
-        config.retry_after_seconds = 1  # type: ignore[misc]
+        config.environment.default_retry_after = 1  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,10 @@ def test_allowed_ips_host_bits_suggest_the_network() -> None:
     [("1", 1), ("120", 120), (" 60 ", 60), ("0120", 120), ("604800", 604800)],
 )
 def test_retry_after_accepts_whole_seconds(raw: str, seconds: int) -> None:
-    assert load_config({"MAINTENANCE_RETRY_AFTER": raw}).retry_after_seconds == seconds
+    assert (
+        load_config({"MAINTENANCE_RETRY_AFTER": raw}).environment.default_retry_after
+        == seconds
+    )
 
 
 @pytest.mark.parametrize(

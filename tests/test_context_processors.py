@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from envmaintenance.context_processors import maintenance
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 
 SetEnv = Callable[..., None]
 SetNow = Callable[[Any], None]

@@ -11,7 +11,7 @@ import yaml
 
 from envmaintenance.conf import load_config
 from envmaintenance.documents import parse_document
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from tests.processes import ROOT
 
 MANIFESTS = ROOT / "deploy" / "kubernetes"
@@ -33,7 +33,7 @@ def test_the_environment_loads_and_the_switch_document_parses() -> None:
     switch = resources()[("ConfigMap", "maintenance-switch")]["data"]
     assert PurePosixPath(url.removeprefix("file://")).name in switch
     document = next(iter(switch.values()))
-    assert parse_document(document, State()).source == "environment"
+    assert parse_document(document).state(State()).source == "environment"
 
 
 def test_probes_use_an_exempt_path() -> None:

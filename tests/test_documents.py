@@ -8,15 +8,21 @@ from envmaintenance.conf import load_config
 from envmaintenance.documents import (
     SWITCHED,
     InvalidDocument,
+    compose,
     parse_document,
-    write_document,
+    revision_of,
 )
-from envmaintenance.schedule import DEFAULT_MESSAGE, State
+from envmaintenance.state import DEFAULT_MESSAGE, State
 from envmaintenance.variables import NAMED, ROWS, STATE_FIELDS
 
 START = datetime(2026, 12, 1, 22, tzinfo=timezone.utc)
 END = datetime(2026, 12, 1, 23, tzinfo=timezone.utc)
 NOTHING = State()  # the environment of a site with no MAINTENANCE_* set
+
+
+def applied(text: str, environment: State) -> State:
+    """The state a document puts in force over an environment's."""
+    return parse_document(text).state(environment)
 
 
 def environment(**variables: str) -> State:
@@ -26,7 +32,7 @@ def environment(**variables: str) -> State:
 
 
 def test_a_document_uses_the_environments_syntax_and_parsers() -> None:
-    state = parse_document(
+    state = applied(
         "# written by manage.py maintenance on\n"
         "\n"
         "MAINTENANCE_MODE= yes \n"
@@ -46,7 +52,7 @@ def test_a_document_uses_the_environments_syntax_and_parsers() -> None:
 
 def test_a_document_without_a_mode_leaves_the_environment_in_charge() -> None:
     on = environment(mode="1")
-    state = parse_document("SET_BY=bob\nREASON=done\n", on)
+    state = applied("SET_BY=bob\nREASON=done\n", on)
     assert state == on
     assert state.source == "environment"
     assert state.notes["SET_BY"] == "bob"  # shown, as who handed control back
@@ -58,7 +64,7 @@ def test_a_document_without_a_mode_leaves_the_environment_in_charge() -> None:
 def test_a_fixed_setting_can_never_be_set_through_the_switch(name: str) -> None:
     """Among them every way in: the allowlist, proxies, exempt paths, the token."""
     with pytest.raises(InvalidDocument, match=f"{name} can never be set through"):
-        parse_document(f"MAINTENANCE_MODE=1\n{name}=0.0.0.0/0\n", NOTHING)
+        parse_document(f"MAINTENANCE_MODE=1\n{name}=0.0.0.0/0\n")
 
 
 def test_the_switch_sets_exactly_the_rows_marked_switchable() -> None:
@@ -94,34 +100,91 @@ def test_only_fields_of_the_state_are_switchable() -> None:
 )
 def test_invalid_documents_say_what_is_wrong(text: str, problem: str) -> None:
     with pytest.raises(InvalidDocument) as info:
-        parse_document(text, NOTHING)
+        parse_document(text)
     assert problem in str(info.value)
 
 
 def test_written_documents_read_back_as_written() -> None:
-    text = write_document(
+    text = compose(
+        7,
         {"MAINTENANCE_MODE": "1", "MAINTENANCE_MESSAGE": "Upgrading"},
         {"SET_BY": "alice"},
     )
-    assert text == "MAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=Upgrading\nSET_BY=alice\n"
-    assert parse_document(text, NOTHING).message == "Upgrading"
+    assert text == (
+        "REVISION=7\nMAINTENANCE_MODE=1\nMAINTENANCE_MESSAGE=Upgrading\nSET_BY=alice\n"
+    )
+    state = applied(text, NOTHING)
+    assert (state.message, state.revision, state.source) == ("Upgrading", 7, "switch")
+
+
+def test_a_document_without_a_revision_is_revision_zero() -> None:
+    """Written by hand or by a ConfigMap: still followed, ordered by nothing."""
+    assert parse_document("MAINTENANCE_MODE=1\n").revision == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("REVISION=0\nMAINTENANCE_MODE=1\n", "'0' is not a revision"),
+        ("REVISION=-3\nMAINTENANCE_MODE=1\n", "'-3' is not a revision"),
+        ("REVISION=+3\nMAINTENANCE_MODE=1\n", "'+3' is not a revision"),
+        ("REVISION=\uff13\nMAINTENANCE_MODE=1\n", "is not a revision"),
+        (f"REVISION={2**53 + 1}\nMAINTENANCE_MODE=1\n", "is not a revision"),
+        ("REVISION=3\nREVISION=4\nMAINTENANCE_MODE=1\n", "REVISION is set twice"),
+    ],
+)
+def test_a_revision_is_a_whole_number_from_one(text: str, problem: str) -> None:
+    with pytest.raises(InvalidDocument) as info:
+        parse_document(text)
+    assert problem in str(info.value)
+
+
+def test_a_rejected_document_still_says_which_revision_it_claims() -> None:
+    """So a process's report can name the revision it refused."""
+    with pytest.raises(InvalidDocument) as info:
+        parse_document("REVISION=12\nMAINTENANCE_MODE=maybe\n")
+    assert info.value.revision == 12
+    assert revision_of("REVISION=12\nMAINTENANCE_MODE=maybe\n") == 12
+
+
+@pytest.mark.parametrize(
+    ("text", "revision"),
+    [
+        (None, 0),
+        ("", 0),
+        ("MAINTENANCE_MODE=1\n", 0),
+        ("REVISION=5\n", 5),
+        ("SET_BY=x\r\n  REVISION = 41 \r\nMAINTENANCE_MODE=1", 41),
+        ("XREVISION=5\n", 0),
+        ("REVISION=5x\n", 0),
+        (f"REVISION={2**60}\n", 0),
+    ],
+)
+def test_revision_of_reads_leniently(text: str | None, revision: int) -> None:
+    assert revision_of(text) == revision
+
+
+def test_an_env_document_hands_back_to_the_environment_with_its_revision() -> None:
+    on = environment(mode="1")
+    state = applied("REVISION=3\nSET_BY=bob\n", on)
+    assert (state.enabled, state.source, state.revision) == (True, "environment", 3)
 
 
 def test_the_switch_replaces_the_environments_mode_and_window() -> None:
     planned = environment(
         starts_at=START.isoformat(), ends_at=END.isoformat(), message="Planned"
     )
-    off = parse_document("MAINTENANCE_MODE=0", planned)
+    off = applied("MAINTENANCE_MODE=0", planned)
     assert (off.enabled, off.starts_at, off.ends_at) == (False, None, None)
-    on = parse_document("MAINTENANCE_MODE=1", planned)
+    on = applied("MAINTENANCE_MODE=1", planned)
     assert (on.enabled, on.starts_at, on.message) == (True, None, "Planned")
 
 
 def test_an_end_and_message_from_the_switch_win_when_given() -> None:
     planned = environment(ends_at=END.isoformat(), message="Planned")
-    kept = parse_document("MAINTENANCE_MODE=1", planned)
+    kept = applied("MAINTENANCE_MODE=1", planned)
     assert kept.ends_at == END  # "on now, expected back at" the environment's end
-    given = parse_document(
+    given = applied(
         "MAINTENANCE_MODE=1\nMAINTENANCE_ENDS_AT=2026-12-02T01:00:00Z\n"
         "MAINTENANCE_MESSAGE=",
         planned,
@@ -131,7 +194,7 @@ def test_an_end_and_message_from_the_switch_win_when_given() -> None:
 
 
 def test_a_window_from_the_switch_does_not_borrow_the_environments_end() -> None:
-    state = parse_document(
+    state = applied(
         "MAINTENANCE_MODE=0\nMAINTENANCE_STARTS_AT=2026-12-05T22:00:00Z",
         environment(ends_at=END.isoformat()),
     )
@@ -146,7 +209,7 @@ def test_the_switch_yields_a_state_and_nothing_of_who_gets_in() -> None:
 
 
 def test_the_switch_may_carry_read_only() -> None:
-    read_only = parse_document("MAINTENANCE_MODE=1\nMAINTENANCE_READ_ONLY=yes", NOTHING)
+    read_only = applied("MAINTENANCE_MODE=1\nMAINTENANCE_READ_ONLY=yes", NOTHING)
     assert (read_only.enabled, read_only.read_only) == (True, True)
-    inherited = parse_document("MAINTENANCE_MODE=1", environment(read_only="1"))
+    inherited = applied("MAINTENANCE_MODE=1", environment(read_only="1"))
     assert inherited.read_only is True

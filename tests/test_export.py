@@ -17,7 +17,7 @@ from envmaintenance.export import (
     nginx_server,
     small_page,
 )
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 
 
 def config_and_state(environ: dict[str, str]) -> tuple[Config, State]:

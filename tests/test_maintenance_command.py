@@ -100,6 +100,7 @@ def test_json_summary(maintenance_env: SetEnv) -> None:
         "retry_after_default": 3600,
         "message": "We are carrying out planned maintenance and will be back shortly.",
         "source": "environment",
+        "revision": 0,
     }
     assert settings == {
         "allowed_networks": ["10.0.0.1/32"],

@@ -8,14 +8,19 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from envmaintenance.documents import parse_document
-from envmaintenance.schedule import State
+from envmaintenance import control
+from envmaintenance.conf import get_config
+from envmaintenance.documents import parse_document, revision_of
+from envmaintenance.state import State
+from envmaintenance.stores import Store, open_store
 from tests.conftest import SetEnv
+from tests.members import add_member
 from tests.processes import ROOT, child_environment
 
 
@@ -27,12 +32,20 @@ def run(*args: str) -> str:
 
 @pytest.fixture
 def switch_path(tmp_path: Path, maintenance_env: SetEnv) -> Path:
+    """A file switch whose fleet has one process (so no write waits for one)."""
     path = tmp_path / "switch"
     maintenance_env(switch_url=f"file://{path}", switch_interval="3")
+    add_member(the_store())
     return path
 
 
-def test_on_writes_the_document_and_says_what_every_process_will_serve(
+def the_store() -> Store:
+    config = get_config()
+    assert config.switch is not None
+    return open_store(config.switch, config.switch_key)
+
+
+def test_on_writes_the_next_revision_and_says_what_every_process_will_serve(
     switch_path: Path,
 ) -> None:
     out = run(
@@ -46,33 +59,126 @@ def test_on_writes_the_document_and_says_what_every_process_will_serve(
         "--by",
         "alice",
     )
-    state = parse_document(switch_path.read_text(), State())
+    document = parse_document(switch_path.read_text())
+    state = document.state(State())
+    assert document.revision == 1
     assert state.enabled is True
     assert state.message == "Upgrading"
     assert state.notes["SET_BY"] == "alice"
     assert state.ends_at is not None
     ends = state.ends_at.isoformat()
     assert out == (
-        f"Maintenance ON, expected back by {ends}, in every process within 4 s, once "
-        f"the store is reachable (switch at file://{switch_path} by alice "
-        f"(reason: db)).\n"
+        f"Maintenance switched on until {ends}, revision 1 by alice (reason: db): "
+        f"every process follows within 4 s once it can read file://{switch_path}.\n"
     )
+
+
+def test_each_write_goes_one_revision_up(switch_path: Path) -> None:
+    for action in ("on", "off", "env", "on"):
+        run(action, "--by", "bob")
+    assert revision_of(switch_path.read_text()) == 4
 
 
 def test_off_and_env(switch_path: Path) -> None:
-    assert run("off", "--by", "bob").startswith("Maintenance OFF, in every process")
+    assert run("off", "--by", "bob").startswith(
+        "Maintenance switched off, revision 1 by bob: every process follows"
+    )
     assert "MAINTENANCE_MODE=0" in switch_path.read_text()
     out = run("env", "--by", "bob")
     assert out.startswith(
-        "Control is back with the environment: maintenance off there, in every "
-        "process within 4 s, once the store is reachable"
+        "Maintenance handed back to the environment (maintenance off there), "
+        "revision 2 by bob: every process follows within 4 s"
     )
-    assert parse_document(switch_path.read_text(), State()).source == "environment"
+    document = parse_document(switch_path.read_text())
+    assert document.state(State()).source == "environment"
+    assert document.revision == 2  # env writes a document; nothing deletes it
 
 
-def test_until_takes_an_iso_moment(switch_path: Path) -> None:
-    run("on", "--until", "2999-01-01T00:00:00+01:00")
-    assert "MAINTENANCE_ENDS_AT=2999-01-01T00:00:00+01:00" in switch_path.read_text()
+def test_a_write_that_lost_a_race_writes_nothing_and_names_the_winner(
+    switch_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("off", "--by", "alice")
+    real_look = control.look
+
+    def raced(*args: Any, **kwargs: Any) -> control.Seen:
+        seen = real_look(*args, **kwargs)
+        monkeypatch.setattr(
+            "envmaintenance.management.commands.maintenance.look", real_look
+        )
+        # Somebody else writes between this command's read and its write.
+        call_command(
+            "maintenance", "on", "--by", "carol", "--reason", "psp", stdout=StringIO()
+        )
+        return seen
+
+    monkeypatch.setattr("envmaintenance.management.commands.maintenance.look", raced)
+    with pytest.raises(CommandError) as info:
+        run("off", "--by", "bob")
+    message = str(info.value)
+    assert message.startswith(
+        "Nothing was written: the switch changed while this command ran"
+    )
+    assert "switched on, revision 2 by carol (reason: psp) at 20" in message
+    assert "--force" in message
+    assert parse_document(switch_path.read_text()).state(State()).enabled is True
+
+
+def test_force_writes_above_the_winner(
+    switch_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("off", "--by", "alice")
+    real_look = control.look
+
+    def raced(*args: Any, **kwargs: Any) -> control.Seen:
+        seen = real_look(*args, **kwargs)
+        monkeypatch.setattr(
+            "envmaintenance.management.commands.maintenance.look", real_look
+        )
+        call_command("maintenance", "on", "--by", "carol", stdout=StringIO())
+        return seen
+
+    monkeypatch.setattr("envmaintenance.management.commands.maintenance.look", raced)
+    run("off", "--by", "bob", "--force")
+    document = parse_document(switch_path.read_text())
+    assert document.revision == 3  # above carol's 2: no number is used twice
+    assert document.state(State()).enabled is False
+
+
+def test_a_lost_document_is_said_and_the_next_write_goes_above_the_fleet(
+    switch_path: Path,
+) -> None:
+    add_member(the_store(), revision=7, state="on", source="switch")
+    assert not switch_path.exists()  # the file is gone, the fleet holds 7
+    status = run()
+    assert "the store has LOST its document" in status
+    assert "the next write is revision 8" in status
+    out = run("on", "--by", "bob")
+    assert out.startswith(
+        "The store has LOST its document (flushed, evicted or failed over?)"
+    )
+    assert revision_of(switch_path.read_text()) == 8
+
+
+def test_a_store_that_went_back_is_said_and_the_next_write_goes_above(
+    switch_path: Path,
+) -> None:
+    switch_path.write_text("REVISION=5\nMAINTENANCE_MODE=0\n")
+    add_member(the_store(), revision=9, state="on", source="switch")
+    assert "the store WENT BACK to revision 5" in run()
+    assert run("on").startswith("The store WENT BACK to revision 5")
+    assert revision_of(switch_path.read_text()) == 10
+
+
+def test_by_taken_from_the_environment_is_checked_too(
+    switch_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "ops\nMAINTENANCE_READ_ONLY=1")
+    monkeypatch.setenv("LOGNAME", "ops\nMAINTENANCE_READ_ONLY=1")
+    with pytest.raises(
+        CommandError, match=re.escape("--by (taken from USER) holds U+000A")
+    ):
+        run("on")
+    assert not switch_path.exists()
 
 
 @pytest.mark.parametrize(
@@ -109,8 +215,9 @@ def test_every_action_refuses_a_reason_that_would_inject(
 
 
 def test_until_and_for_exclude_each_other(switch_path: Path) -> None:
-    with pytest.raises(CommandError, match="not allowed with argument"):
+    with pytest.raises(CommandError):
         run("on", "--for", "1h", "--until", "2999-01-01T00:00:00Z")
+    assert not switch_path.exists()
 
 
 @pytest.mark.parametrize("action", ["on", "off", "env"])
@@ -135,7 +242,8 @@ def test_status_shows_environment_switch_and_effective_state(
     maintenance_env(mode="0")
     run("on", "--by", "alice", "--reason", "db upgrade")
     lines = run().splitlines()
-    assert lines[0] == "Maintenance:      on (decided by the switch)"
+    assert lines[0] == "Maintenance:      on (decided by the switch, revision 1)"
+    assert "Revision:         1" in lines
     assert "Environment:      off" in lines
     assert f"Switch:           file://{switch_path}, read every 3 s" in lines
     assert any(line.startswith("Switched:         by alice at 20") for line in lines)
@@ -146,12 +254,13 @@ def test_status_shows_environment_switch_and_effective_state(
     assert summary["switch"]["set_by"] == "alice"
     assert summary["switch"]["reason"] == "db upgrade"
     assert summary["switch"]["error"] is None
+    assert summary["revision"] == summary["switch"]["revision"] == 1
 
 
 def test_status_says_when_the_switch_cannot_be_read(switch_path: Path) -> None:
     switch_path.write_bytes(b"\xff")
     summary = json.loads(run("--json"))
-    assert summary["switch"]["error"] == "the document is not UTF-8 text"
+    assert summary["switch"]["error"].endswith(": the document is not UTF-8 text")
     assert summary["switch"]["stale_since"] is not None
     assert summary["source"] == "environment"
 
@@ -181,8 +290,10 @@ def test_on_from_a_shell_exits_zero_and_a_failure_non_zero(tmp_path: Path) -> No
 
 def test_on_read_only_writes_it_and_says_so(switch_path: Path) -> None:
     out = run("on", "--read-only", "--by", "alice")
-    assert parse_document(switch_path.read_text(), State()).read_only is True
-    assert out.startswith("Maintenance ON (read-only: only writes are stopped), in")
+    assert parse_document(switch_path.read_text()).state(State()).read_only is True
+    assert out.startswith(
+        "Maintenance switched on (read-only: only writes are stopped), revision 1"
+    )
 
 
 def test_a_document_written_with_escapes_is_never_printed_raw(

@@ -13,7 +13,7 @@ from django.test import AsyncClient, Client, RequestFactory
 
 from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.responses import PROBLEM_TYPE, READ_ONLY_NOTICE
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from tests.conftest import SetEnv, SetNow
 
 TOKEN = "a-long-enough-bypass-token"
@@ -113,7 +113,7 @@ def test_partial_and_read_only_compose(maintenance_env: SetEnv, client: Client) 
 
 
 # The state's one JSON shape (tests/test_schedule.py lists its keys).
-STATUS_KEYS = set(State().as_json(0, 3600))
+STATUS_KEYS = set(State().as_json(0))
 
 
 def status_of(client: Client | None = None, **extra: Any) -> dict[str, Any]:
@@ -141,6 +141,7 @@ def test_the_status_endpoint_answers_when_maintenance_is_off(
         "retry_after_default": 3600,
         "message": "We are carrying out planned maintenance and will be back shortly.",
         "source": "environment",
+        "revision": 0,
     }
     assert Client().get("/").status_code == 200
 

@@ -21,7 +21,7 @@ from envmaintenance.context_processors import maintenance as maintenance_context
 from envmaintenance.languages import served_languages
 from envmaintenance.middleware import MaintenanceMiddleware
 from envmaintenance.responses import render_page
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from envmaintenance.switch import get_switch
 from tests.conftest import SetEnv, SetNow
 from tests.processes import ROOT, child_environment
@@ -51,7 +51,10 @@ def switch_file(
             path.write_text(text)
         now[0] += 2
         frozen_clock(now[0])
-        get_switch().refresh(now[0])
+        # In a thread of its own, as the reader reads.
+        reader = threading.Thread(target=get_switch().refresh, args=(now[0],))
+        reader.start()
+        reader.join()
 
     return write
 

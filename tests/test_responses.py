@@ -56,7 +56,7 @@ def test_humanise_seconds(seconds: int, text: str) -> None:
 
 
 def test_default_page_is_self_contained_and_escapes_the_message() -> None:
-    html = page(message="<b>DB & cache</b>", retry_after_seconds=90)
+    html = page(message="<b>DB & cache</b>", default_retry_after=90)
     assert html.startswith("<!doctype html>")
     assert '<html lang="en-us" dir="ltr">' in html
     assert "<title>Down for maintenance</title>" in html
@@ -71,7 +71,7 @@ def test_default_page_is_self_contained_and_escapes_the_message() -> None:
 
 def test_site_template_overrides_the_page(page_template: Callable[[str], None]) -> None:
     page_template("{{ message }}|{{ retry_after }}|{{ ends_at }}")
-    assert page(message="Custom", retry_after_seconds=42) == "Custom|42|None"
+    assert page(message="Custom", default_retry_after=42) == "Custom|42|None"
 
 
 def test_broken_site_template_fails_at_start_up(
@@ -151,7 +151,7 @@ def test_page_announces_the_expected_end() -> None:
 
 
 def test_page_without_an_end_reloads_after_retry_after() -> None:
-    html = page(enabled=True, retry_after_seconds=5)
+    html = page(enabled=True, default_retry_after=5)
     assert 'data-retry-after="5"' in html
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
     assert 'data-ends-at="' not in html
@@ -166,7 +166,7 @@ def test_problem_json_carries_the_expected_end() -> None:
 
 
 def test_retry_after_can_be_given_per_request() -> None:
-    responses = answers(retry_after_seconds=60)
+    responses = answers(default_retry_after=60)
     request = RequestFactory().get("/")
     assert responses.build(request)["Retry-After"] == "60"
     assert responses.build(request, 7)["Retry-After"] == "7"

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from tests.conftest import SetNow
 
 START = datetime(2026, 12, 1, 22, 0, tzinfo=timezone.utc)
@@ -76,12 +76,12 @@ def test_may_be_active(
     ],
 )
 def test_retry_after_counts_down_to_the_end(now: float, seconds: int) -> None:
-    window = plan(starts_at=START, ends_at=END)
-    assert window.retry_after_seconds(now, 120) == seconds
+    window = plan(starts_at=START, ends_at=END, default_retry_after=120)
+    assert window.retry_after(now) == seconds
 
 
 def test_retry_after_without_an_end_is_the_configured_delay() -> None:
-    assert plan(enabled=True).retry_after_seconds(0, 90) == 90
+    assert plan(enabled=True, default_retry_after=90).retry_after(0) == 90
     assert not plan(enabled=True).has_end
 
 
@@ -127,7 +127,7 @@ def test_the_window_as_logs_and_the_command_print_it() -> None:
 def test_one_json_shape_with_retry_after_null_while_inactive(
     fields: dict[str, object], now: float, retry_after: int | None
 ) -> None:
-    shape = plan(**fields).as_json(now, 600)
+    shape = plan(**fields, default_retry_after=600).as_json(now)
     assert shape["retry_after"] == retry_after
     assert shape["retry_after_default"] == 600
     assert set(shape) == {
@@ -138,6 +138,7 @@ def test_one_json_shape_with_retry_after_null_while_inactive(
         "ends_at",
         "retry_after",
         "retry_after_default",
+        "revision",
         "message",
         "source",
     }

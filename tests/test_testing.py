@@ -77,7 +77,7 @@ def test_switch_behind_the_fixture_restores_the_environment(
         switch_on(retry_after="60")
         assert os.environ["MAINTENANCE_RETRY_AFTER"] == "60"
         assert "MAINTENANCE_ALLOWED_IPS" not in os.environ
-        assert get_config().retry_after_seconds == 60
+        assert get_config().environment.default_retry_after == 60
     assert os.environ["MAINTENANCE_MESSAGE"] == "kept"
     assert "MAINTENANCE_RETRY_AFTER" not in os.environ
     assert not get_config().environment.enabled

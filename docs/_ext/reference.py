@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from envmaintenance.checks import CHECKS
 from envmaintenance.conf import Config
-from envmaintenance.schedule import State
+from envmaintenance.state import State
 from envmaintenance.variables import ROWS
 
 if TYPE_CHECKING:  # the tables are built without Sphinx too (the tests do)

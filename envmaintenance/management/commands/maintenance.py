@@ -1,44 +1,34 @@
-"""``manage.py maintenance``: the state in force, one address's fate, and the
-runtime switch (on, off, env)."""
+"""``manage.py maintenance``: arguments and dispatch. What it prints is composed
+in envmaintenance.report; what it does to the switch in envmaintenance.control
+and envmaintenance.waiting."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from envmaintenance import schedule
-from envmaintenance.conf import (
-    Config,
-    ConfigError,
-    forbidden_character,
-    get_config,
-    parse_moment,
-)
-from envmaintenance.documents import InvalidDocument, write_document
+from envmaintenance import report, state
+from envmaintenance.access import Gate
+from envmaintenance.cache import SwitchCache, default_cache_path
+from envmaintenance.conf import Config, ConfigError, get_config
+from envmaintenance.control import Refused, Seen, look, write
+from envmaintenance.documents import InvalidDocument, parse_document, revision_of
 from envmaintenance.export import export_files
-from envmaintenance.fleet import digest, reports_for
+from envmaintenance.fleet import read_fleet
 from envmaintenance.languages import served_languages
-from envmaintenance.network import address_key
-from envmaintenance.schedule import State
-from envmaintenance.stores import Store, StoreError
-from envmaintenance.switch import Switch, get_switch, replace_document
-from envmaintenance.waiting import (
-    FleetBehind,
-    process_rows,
-    process_table,
-    wait_for_fleet,
-)
+from envmaintenance.parsers import forbidden_character, parse_moment
+from envmaintenance.stores import COMMAND_TIMEOUT_SECONDS, Store, StoreError, open_store
+from envmaintenance.switch import Switch, cache_name, get_switch
+from envmaintenance.waiting import FleetBehind, wait_for_fleet
 
-UNIX_SOCKET_NOTE = (
-    "Requests that reach the app over a unix socket have no address: they are "
-    "blocked unless MAINTENANCE_TRUSTED_PROXIES includes 'unix'."
-)
 NO_SWITCH = (
     "No runtime switch is configured (MAINTENANCE_SWITCH_URL), so maintenance "
     "follows the environment: set MAINTENANCE_MODE=1 (or 0) where your platform "
@@ -48,124 +38,7 @@ NO_SWITCH = (
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _timestamp(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value, timezone.utc).isoformat()
-
-
-def describe_settings(config: Config) -> dict[str, Any]:
-    """What is fixed for the process, as --json prints it (never the token)."""
-    return {
-        "allowed_networks": list(config.allowed_networks.cidrs),
-        "trusted_proxies": config.trusted_proxies.entries(),
-        "exempt_paths": list(config.exempt_paths.prefixes),
-        "maintenance_paths": list(config.paths.prefixes),
-        "status_path": config.status_path,
-        "bypass_token_set": config.bypass_token is not None,
-        "bypass_max_age": config.bypass_max_age_seconds,
-        "messages": dict(config.messages),
-    }
-
-
-def describe_switch(switch: Switch) -> dict[str, Any] | None:
-    """The switch as this process read it just now."""
-    if switch.store is None:
-        return None
-    notes = switch.state.notes
-    return {
-        "url": switch.display,
-        "interval": switch.interval,
-        "document": switch.text,
-        "set_by": notes.get("SET_BY"),
-        "set_at": notes.get("SET_AT"),
-        "reason": notes.get("REASON"),
-        "last_read_at": _timestamp(switch.last_read_at),
-        "stale_since": _timestamp(switch.stale_since),
-        "error": switch.trouble,
-    }
-
-
-def summarise(switch: Switch, now: float) -> dict[str, Any]:
-    """The state in force in the one JSON shape of a state, and beside it the
-    config, the environment's own state and the switch."""
-    config = switch.config
-    default = config.retry_after_seconds
-    return {
-        **switch.state.as_json(now, default),
-        "settings": describe_settings(config),
-        "environment": config.environment.as_json(now, default),
-        "switch": describe_switch(switch),
-    }
-
-
-def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """The same summary as label/value lines for a person."""
-    settings = summary["settings"]
-    starts_at, ends_at = summary["starts_at"], summary["ends_at"]
-    window = f"{starts_at or 'now'} → {ends_at or 'no end set'}"
-    read_only = ", read-only: only writes are stopped" if summary["read_only"] else ""
-    retry_after = (
-        f"{summary['retry_after']} s"
-        if summary["active"]
-        else f"{summary['retry_after_default']} s, when maintenance is on"
-    )
-    bypass = (
-        f"set (cookies last {settings['bypass_max_age']} s)"
-        if settings["bypass_token_set"]
-        else "not set"
-    )
-    return [
-        (
-            "Maintenance",
-            f"{summary['state']}{read_only} (decided by the {summary['source']})",
-        ),
-        ("Applies to", ", ".join(settings["maintenance_paths"]) or "the whole site"),
-        ("Window", window if starts_at or ends_at else "none"),
-        ("Retry-After", retry_after),
-        ("Allowed networks", ", ".join(settings["allowed_networks"]) or "none"),
-        ("Trusted proxies", ", ".join(settings["trusted_proxies"]) or "none"),
-        ("Exempt paths", ", ".join(settings["exempt_paths"]) or "none"),
-        ("Status path", settings["status_path"] or "none"),
-        ("Bypass token", bypass),
-        ("Message", summary["message"]),
-        *[(f"Message ({code})", text) for code, text in settings["messages"].items()],
-        *switch_rows(summary),
-    ]
-
-
-def switch_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    switch = summary["switch"]
-    if switch is None:
-        return [("Switch", "not configured (MAINTENANCE_SWITCH_URL)")]
-    signed = " ".join(
-        part
-        for part in (
-            switch["set_by"] and f"by {switch['set_by']}",
-            switch["set_at"] and f"at {switch['set_at']}",
-            switch["reason"] and f"(reason: {switch['reason']})",
-        )
-        if part
-    )
-    document = (
-        "none: the environment decides"
-        if switch["document"] is None
-        else (" / ".join(switch["document"].splitlines()))
-    )
-    read = (
-        f"failed: {switch['error']} (stale since {switch['stale_since']})"
-        if switch["error"]
-        else f"ok at {switch['last_read_at']}"
-    )
-    return [
-        ("Environment", summary["environment"]["state"]),
-        ("Switch", f"{switch['url']}, read every {switch['interval']} s"),
-        ("Switch document", document),
-        *([("Switched", signed)] if signed else []),
-        ("Last read", read),
-    ]
+_MEMBER_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def parse_until(options: dict[str, Any], now: datetime) -> datetime | None:
@@ -186,30 +59,70 @@ def parse_until(options: dict[str, Any], now: datetime) -> datetime | None:
     return None
 
 
-def current_switch() -> Switch:
-    """The process's switch, read just now: a command reports what the store
-    holds, and starts no reader of its own."""
-    switch = get_switch()
-    switch.refresh(schedule.clock())
-    return switch
-
-
-def refuse_unprintable(options: dict[str, Any]) -> None:
-    """--message, --reason and --by are one line of printable text, checked
-    before anything is written: a line break would add a setting."""
-    for option in ("message", "reason", "by"):
-        value = options.get(option)
+def signature(options: dict[str, Any], now: datetime) -> dict[str, str]:
+    """SET_BY, SET_AT and REASON, each one line of printable text, checked
+    before anything is written (a line break would add a setting): --by is
+    checked whether given or taken from the environment (USER)."""
+    by, given = options["by"], options["by"] is not None
+    if not given:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a bare container)
+            by = "unknown"
+    for option, value in (
+        ("message", options.get("message")),
+        ("reason", options["reason"]),
+        ("by", by),
+    ):
         character = None if value is None else forbidden_character(value)
         if character is not None:
-            raise CommandError(f"--{option} holds {character}; nothing was written")
-
-
-def _signature(options: dict[str, Any], now: datetime) -> dict[str, str]:
-    by = options["by"] or getpass.getuser()
+            source = "" if given or option != "by" else " (taken from USER)"
+            raise CommandError(
+                f"--{option}{source} holds {character}; nothing was written"
+            )
     notes = {"SET_BY": by, "SET_AT": now.isoformat()}
     if options["reason"]:
         notes["REASON"] = options["reason"]
     return notes
+
+
+def on_settings(options: dict[str, Any], now: datetime) -> dict[str, str]:
+    values = {"MAINTENANCE_MODE": "1"}
+    until = parse_until(options, now)
+    if until is not None:
+        if until <= now:
+            raise CommandError(f"--until {until.isoformat()} is in the past")
+        values["MAINTENANCE_ENDS_AT"] = until.isoformat()
+    if options["read_only"]:
+        values["MAINTENANCE_READ_ONLY"] = "1"
+    if options["message"] is not None:
+        values["MAINTENANCE_MESSAGE"] = options["message"]
+    return values
+
+
+def command_store(config: Config) -> Store:
+    """The switch's store, with the command's timeouts (it reads the whole
+    fleet at once, and no request waits on it)."""
+    if config.switch is None:
+        raise CommandError(NO_SWITCH)
+    return open_store(config.switch, config.switch_key, COMMAND_TIMEOUT_SECONDS)
+
+
+def host_cache(config: Config) -> SwitchCache | None:
+    """This host's cache, read (never written) for the revision it holds."""
+    assert config.switch is not None
+    path = config.switch_cache or default_cache_path(
+        config.switch.url, config.switch_key
+    )
+    return None if path is None else SwitchCache(path, cache_name(config))
+
+
+def current_switch() -> Switch:
+    """The process's switch, read just now: a command reports what the store
+    holds, and starts no reader of its own."""
+    switch = get_switch()
+    switch.refresh(state.clock(), inline=True)
+    return switch
 
 
 class Command(BaseCommand):
@@ -239,6 +152,15 @@ class Command(BaseCommand):
         )
         off = actions.add_parser("off", help="maintenance off, in every process")
         back = actions.add_parser("env", help="hand control back to the environment")
+        for action in (on, off, back):
+            add_write_arguments(action)
+        listing = actions.add_parser(
+            "processes", help="what every process following the switch reports"
+        )
+        listing.add_argument("--json", action="store_true", help="print JSON")
+        listing.add_argument(
+            "--forget", metavar="ID", help="remove one process from the fleet"
+        )
         export = actions.add_parser(
             "export",
             help="write the page and nginx snippets the proxy serves when the app "
@@ -250,207 +172,196 @@ class Command(BaseCommand):
             metavar="PATH",
             help="where nginx finds the files (default: the directory itself)",
         )
-        for action in (on, off, back):
-            action.add_argument("--reason", help="why, shown in status and logs")
-            action.add_argument("--by", help="who (default: the current user)")
-            action.add_argument(
-                "--wait",
-                nargs="?",
-                const=60.0,
-                type=float,
-                metavar="SECONDS",
-                help="then wait (default 60 s) until every process has switched and "
-                "finished the requests it let in before; exit 1 naming any that "
-                "has not",
-            )
-        listing = actions.add_parser(
-            "processes", help="what every process following the switch reports"
-        )
-        listing.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             config = get_config()
         except ConfigError as exc:
             raise CommandError(f"invalid maintenance configuration:\n{exc}") from None
-        if options.get("action") == "export":
+        action = options.get("action")
+        if action == "export":
             self.export(config, Path(options["directory"]), options["nginx_root"])
-            return
-        if options.get("action") == "processes":
-            self.processes(config, options["json"])
-            return
-        if options.get("action"):
-            self.set_switch(config, options["action"], options)
-            return
+        elif action == "processes":
+            self.processes(config, options)
+        elif action:
+            self.switch_to(config, action, options)
+        elif options["ip"] is not None:
+            self.explain(config, options["ip"].strip(), options["json"])
+        else:
+            self.status(config, options["json"])
+
+    def status(self, config: Config, as_json: bool) -> None:
         switch = current_switch()
-        now = schedule.clock()
-        if options["ip"] is not None:
-            state = switch.state.describe(now)
-            self.explain(config, state, options["ip"], options["json"])
-            return
-        summary = summarise(switch, now)
-        if options["json"]:
+        store = None
+        # When the store cannot be read, the switch's own row says so.
+        if config.switch is not None:
+            with contextlib.suppress(StoreError):
+                store = store_words(look(command_store(config), host_cache(config)))
+        summary = report.summary(switch, state.clock(), store)
+        if as_json:
             self.stdout.write(json.dumps(summary, indent=2))
             return
-        for label, value in summary_rows(summary):
-            self.stdout.write(f"{label + ':':<18}{value}")
+        for line in report.summary_lines(summary):
+            self.stdout.write(line)
 
-    def set_switch(self, config: Config, action: str, options: dict[str, Any]) -> None:
-        """Write the document every process will read, and say what it does."""
-        if config.switch is None:
-            raise CommandError(NO_SWITCH)
-        refuse_unprintable(options)
+    def switch_to(self, config: Config, action: str, options: dict[str, Any]) -> None:
+        """Write the next revision every process will read, and say what it does."""
+        store = command_store(config)
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        modes = {"on": {"MAINTENANCE_MODE": "1"}, "off": {"MAINTENANCE_MODE": "0"}}
-        values = dict(modes.get(action, {}))
-        if action == "on":
-            values.update(self.on_values(options, now))
-        text = write_document(values, _signature(options, now))
-        store = get_switch().store
-        assert store is not None
+        settings = {"off": {"MAINTENANCE_MODE": "0"}, "env": {}}.get(action)
+        if settings is None:
+            settings = on_settings(options, now)
+        notes = signature(options, now)
+        patience = config.switch_interval_seconds + 1
         try:
-            state = replace_document(store, text, config.environment)
+            seen = look(store, host_cache(config), patience_seconds=patience)
+            if seen.lost or seen.went_back:
+                self.stdout.write(report.store_went_wrong(seen))
+            written = write(
+                store, config.environment, settings, notes, seen, force=options["force"]
+            )
+        except Refused as exc:
+            raise CommandError(self.refusal(config, exc)) from None
         except (StoreError, InvalidDocument) as exc:
             raise CommandError(f"the switch was not changed: {exc}") from None
-        self.stdout.write(self.outcome(config, state, now))
-        if options.get("wait") is not None:
-            self.wait(store, digest(text), options["wait"])
+        self.stdout.write(report.outcome(written, now.timestamp(), config))
+        if options["wait"] is not None:
+            self.wait(config, store, written.revision, options)
 
-    def wait(self, store: Store, document: str, seconds: float) -> None:
-        """Until the fleet confirms, or exit 1 naming who has not."""
-        reports = reports_for(store)
-        if reports is None:
-            where = store.location.display
-            raise CommandError(
-                f"cannot confirm: processes cannot report beside {where} (the "
-                f"directory is read-only, as a Kubernetes ConfigMap volume is); the "
-                f"document is written, but nothing says every process follows it"
-            )
+    def refusal(self, config: Config, exc: Refused) -> str:
+        try:
+            current = parse_document(exc.current or "").state(config.environment)
+        except InvalidDocument:
+            current = None
+        return report.refused(current, revision_of(exc.current))
+
+    def wait(
+        self, config: Config, store: Store, revision: int, options: dict[str, Any]
+    ) -> None:
+        """Until the fleet serves the revision, or exit 1 naming who does not."""
+        seconds = options["wait"]
+        if not store.members.can_report():
+            raise CommandError(report.cannot_confirm(store))
         terminal = self.stdout.isatty()
 
-        def show(line: str) -> None:
-            self.stdout.write(f"\r{line}\033[K", ending="")
+        def show(progress: Any) -> None:
+            self.stdout.write(f"\r{report.progress_line(progress)}\033[K", ending="")
             self.stdout.flush()
 
+        forget_after = config.switch_forget_after_seconds
         try:
-            done = wait_for_fleet(
-                reports, document, seconds, show if terminal else None
+            result = wait_for_fleet(
+                store,
+                revision,
+                seconds,
+                forget_after,
+                revision_of,
+                forget_silent=options["forget_silent"],
+                show=show if terminal else None,
             )
         except FleetBehind as exc:
             if terminal:
                 self.stdout.write("")
-            raise CommandError(str(exc)) from None
+            raise CommandError(
+                report.behind(exc, revision, seconds, time.time())
+            ) from None
         if terminal:
             self.stdout.write("\r\033[K", ending="")
-        self.stdout.write(done)
+        self.stdout.write(report.confirmed(result, forget_after))
 
-    def processes(self, config: Config, as_json: bool) -> None:
-        """What each process reports, the silent ones marked."""
-        store = get_switch().store
-        if store is None:
-            raise CommandError(NO_SWITCH)
-        reports = reports_for(store)
-        if reports is None:
-            raise CommandError(
-                f"processes cannot report beside {store.location.display} (the "
-                f"directory is read-only)"
-            )
+    def processes(self, config: Config, options: dict[str, Any]) -> None:
+        """What each member reports, the silent ones marked; or forget one."""
+        store = command_store(config)
         try:
-            rows = process_rows(reports.read_all(), schedule.clock())
+            if options["forget"] is not None:
+                self.forget(store, options["forget"].strip())
+                return
+            now = time.time()
+            fleet = read_fleet(store.members, now, config.switch_forget_after_seconds)
         except StoreError as exc:
             raise CommandError(str(exc)) from None
-        if as_json:
-            self.stdout.write(json.dumps(rows, indent=2))
+        rows = report.process_rows(fleet.reports, now)
+        if options["json"]:
+            listing = {"processes": rows, "unreadable": fleet.unreadable}
+            self.stdout.write(json.dumps(listing, indent=2))
             return
-        for line in process_table(rows) or [f"No process reports to {reports.where}."]:
+        for line in report.process_lines(rows, fleet.unreadable, store.members.where):
             self.stdout.write(line)
+
+    def forget(self, store: Store, member_id: str) -> None:
+        if not _MEMBER_ID.fullmatch(member_id):
+            raise CommandError(
+                f"{member_id!r} is not a process id; 'manage.py maintenance "
+                f"processes' shows each one's id (16 hexadecimal digits)"
+            )
+        store.members.forget([member_id])
+        self.stdout.write(
+            f"Forgot process {member_id}: no wait waits for it until it reports again."
+        )
 
     def export(self, config: Config, directory: Path, nginx_root: str | None) -> None:
         """The page of the state in force (environment and switch), for the proxy
         to serve when the app cannot answer."""
-        state = current_switch().state
+        current = current_switch().state
         language = served_languages(config).fallback
         root = Path(nginx_root) if nginx_root else directory.resolve()
         if not root.is_absolute():
             raise CommandError(f"--nginx-root {nginx_root!r} must be an absolute path")
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            written = export_files(config, state, language, directory, root)
+            written = export_files(config, current, language, directory, root)
         except OSError as exc:
             raise CommandError(f"cannot write to {directory}: {exc}") from None
-        for path in written:
-            self.stdout.write(f"wrote {path}")
-        self.stdout.write(
-            "Include nginx-http.conf in nginx's http block and nginx-server.conf in "
-            "the server block that proxies to the app: nginx then serves the page "
-            "when the app cannot answer, and passes every other answer untouched."
-        )
+        for line in report.exported(written):
+            self.stdout.write(line)
 
-    def on_values(self, options: dict[str, Any], now: datetime) -> dict[str, str]:
-        values = {}
-        until = parse_until(options, now)
-        if until is not None:
-            if until <= now:
-                raise CommandError(f"--until {until.isoformat()} is in the past")
-            values["MAINTENANCE_ENDS_AT"] = until.isoformat()
-        if options["read_only"]:
-            values["MAINTENANCE_READ_ONLY"] = "1"
-        if options["message"] is not None:
-            values["MAINTENANCE_MESSAGE"] = options["message"]
-        return values
-
-    def outcome(self, config: Config, state: State, now: datetime) -> str:
-        """What every process will serve, and by when."""
-        assert config.switch is not None
-        described = state.describe(now.timestamp())
-        where = f"switch at {config.switch.display}{state.signed()}"
-        # A reader reads every interval, and a read gives up within a second: the
-        # bound holds for every process that can reach the store.
-        every = (
-            f"every process within {config.switch_interval_seconds + 1} s, once "
-            f"the store is reachable"
-        )
-        if state.source == "environment":
-            return (
-                f"Control is back with the environment: maintenance {described} "
-                f"there, in {every} ({where})."
-            )
-        ends = state.ends_at
-        back = (
-            f", expected back by {ends.isoformat()}"
-            if ends and described == "on"
-            else ""
-        )
-        mode = " (read-only: only writes are stopped)" if state.read_only else ""
-        return f"Maintenance {described.upper()}{mode}{back}, in {every} ({where})."
-
-    def explain(self, config: Config, state: str, address: str, as_json: bool) -> None:
-        address = address.strip()
-        key = address_key(address)
-        if key is None:
-            raise CommandError(f"{address!r} is not an IP address", returncode=2)
-        network = config.allowed_networks.network_for(key)
+    def explain(self, config: Config, address: str, as_json: bool) -> None:
+        """Whether one address keeps access, as the middleware's gate decides."""
+        try:
+            network = Gate(config).network_for(address)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        described = current_switch().state.describe(state.clock())
         unix_socket = config.trusted_proxies.unix_socket
-        if as_json:
-            decision = {
-                "address": address,
-                "allowed": network is not None,
-                "network": network,
-                "state": state,
-                "unix_socket_peers": "trusted proxy" if unix_socket else "blocked",
-            }
-            self.stdout.write(json.dumps(decision, indent=2))
-        elif network is not None:
-            self.stdout.write(
-                f"{address} is allowed during maintenance, by {network}. "
-                f"Maintenance is {state}."
-            )
-        else:
-            self.stdout.write(
-                f"{address} is blocked during maintenance: it is in no "
-                f"allowlisted network. Maintenance is {state}."
-            )
-        if not as_json and not unix_socket:
-            self.stdout.write(UNIX_SOCKET_NOTE)
+        for line in report.explained(address, network, described, unix_socket, as_json):
+            self.stdout.write(line)
         if network is None:
             raise SystemExit(1)
+
+
+def add_write_arguments(action: CommandParser) -> None:
+    action.add_argument("--reason", help="why, shown in status and logs")
+    action.add_argument("--by", help="who (default: the current user)")
+    action.add_argument(
+        "--wait",
+        nargs="?",
+        const=60.0,
+        type=float,
+        metavar="SECONDS",
+        help="then wait (default 60 s) until every process serves the new revision "
+        "and has finished the requests it let in before; exit 1 naming any that "
+        "has not",
+    )
+    action.add_argument(
+        "--forget-silent",
+        action="store_true",
+        help="while waiting, forget processes that stopped reporting (containers "
+        "removed without a clean exit), naming each",
+    )
+    action.add_argument(
+        "--force",
+        action="store_true",
+        help="write even if somebody else wrote the switch while this command ran",
+    )
+
+
+def store_words(seen: Seen) -> dict[str, Any]:
+    """What the store and the fleet hold, as the summary shows it."""
+    return {
+        "revision": seen.store_revision,
+        "fleet": seen.fleet_revision,
+        "highest": seen.highest,
+        "lost": seen.lost,
+        "went_back": seen.went_back,
+        "next": seen.highest + 1,
+    }

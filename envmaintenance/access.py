@@ -1,0 +1,127 @@
+"""The one security decision: may this request pass while maintenance is active?
+
+Everything that lets a request in during maintenance is decided here and only
+here: the scope (a path outside MAINTENANCE_PATHS is served as usual), exempt
+paths, read-only maintenance, the allowlist (the client behind trusted proxies),
+and the bypass link and its cookie. The HTTP middleware asks it for each
+request; the command asks it for one address (`--ip`).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from envmaintenance.bypass import Bypass
+from envmaintenance.client import ProxiedClient, remote_addr_key
+from envmaintenance.conf import Config
+from envmaintenance.languages import routed_language_codes
+from envmaintenance.network import address_key, format_key
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponseRedirect
+
+logger = logging.getLogger("envmaintenance")
+
+
+class Pass(enum.Enum):
+    """How a request that is not stopped goes on."""
+
+    UNTOUCHED = enum.auto()  # outside the scope, exempt, or a read in read-only
+    PRIVATE = enum.auto()  # let in during maintenance: no shared cache may keep it
+    STOPPED = enum.auto()  # gets the 503
+
+
+# Module globals: per request, a global lookup costs a sixth of an enum attribute.
+UNTOUCHED, PRIVATE, STOPPED = Pass.UNTOUCHED, Pass.PRIVATE, Pass.STOPPED
+# Read-only maintenance stops writes; these methods only read (RFC 9110 §9.2.1).
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Gate:
+    """Built once per process from the configuration: each check is a bound
+    callable, or None when it does not apply (benchmarks/ measures why)."""
+
+    def __init__(self, config: Config) -> None:
+        self.in_scope = (
+            config.paths.with_languages(routed_language_codes()).covers
+            if config.paths
+            else None
+        )
+        self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
+        self.client_key: Callable[[Mapping[str, Any]], int | None] = (
+            ProxiedClient(config.trusted_proxies)
+            if config.trusted_proxies
+            else remote_addr_key
+        )
+        # Until the first X-Forwarded-For arrives with no proxy declared.
+        self.watching_for_proxies = not config.trusted_proxies
+        self.allowed = config.allowed_networks
+        self.is_allowed = config.allowed_networks.contains_key
+        self.bypass = (
+            Bypass(config.bypass_token, config.bypass_max_age_seconds)
+            if config.bypass_token
+            else None
+        )
+
+    def judge(
+        self, request: HttpRequest, read_only: bool
+    ) -> Pass | HttpResponseRedirect:
+        """How a request goes on while maintenance is active: untouched, let in
+        privately, stopped, or (a bypass link) redirected with its cookie."""
+        path = request.path_info
+        if self.in_scope is not None and not self.in_scope(path):
+            return UNTOUCHED
+        if self.is_exempt is not None and self.is_exempt(path):
+            return UNTOUCHED
+        if read_only and request.method in READS:
+            if self.bypass is None:
+                return UNTOUCHED
+            # Reads pass for everyone; a bypass link still trades for its
+            # cookie, so its holder can write too.
+            return self.bypass.redirect_with_cookie(request) or UNTOUCHED
+        meta = request.META
+        if self.watching_for_proxies and "HTTP_X_FORWARDED_FOR" in meta:
+            self.report_undeclared_proxy(meta)
+        client = self.client_key(meta)
+        if client is not None and self.is_allowed(client):
+            return PRIVATE
+        if self.bypass is not None:
+            if self.bypass.has_valid_cookie(request):
+                return PRIVATE
+            redirect = self.bypass.redirect_with_cookie(request)
+            if redirect is not None:
+                return redirect
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "Maintenance: 503 for %s %r from %s",
+                request.method,
+                request.path,
+                "an unknown address" if client is None else format_key(client),
+            )
+        return STOPPED
+
+    def network_for(self, address: str) -> str | None:
+        """The allowlisted block that lets this address in, or None (`--ip`);
+        ValueError when it is not one address."""
+        key = address_key(address)
+        if key is None:
+            raise ValueError(f"{address!r} is not an IP address")
+        return self.allowed.network_for(key)
+
+    def report_undeclared_proxy(self, meta: Mapping[str, Any]) -> None:
+        """The first X-Forwarded-For with no trusted proxy says one was forgotten.
+
+        With nginx on the same host and 127.0.0.1 allowlisted, everyone would be
+        let in as the proxy. Said once per process, then no longer looked for.
+        """
+        self.watching_for_proxies = False
+        logger.warning(
+            "Maintenance: requests carry X-Forwarded-For, so a proxy seems to be "
+            "in front of the app, but MAINTENANCE_TRUSTED_PROXIES is not set: "
+            "every client is judged by the proxy's address (%s). List the "
+            "proxy in MAINTENANCE_TRUSTED_PROXIES.",
+            meta.get("REMOTE_ADDR") or "none: a unix socket? use 'unix'",
+        )

@@ -1,0 +1,488 @@
+"""Everything the package says in words about the state and the switch: the
+lines processes log, and what `manage.py maintenance` prints. A change of state
+reads the same in a process's log and in the command's answer."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envmaintenance.state import State
+
+if TYPE_CHECKING:
+    from envmaintenance.conf import Config
+    from envmaintenance.control import Seen
+    from envmaintenance.fleet import ProcessReport
+    from envmaintenance.stores import Store
+    from envmaintenance.switch import Switch
+    from envmaintenance.waiting import Confirmed, FleetBehind, Progress
+
+# A wait that fails names at most this many members; `processes` lists all.
+NAMED_AT_MOST = 20
+
+
+def change(state: State, now: float) -> str:
+    """'switched on until …, revision 42, by alice (reason: db)'."""
+    described = state.describe(now)
+    if state.source == "environment":
+        what = f"handed back to the environment (maintenance {described} there)"
+    elif described == "on":
+        ends = state.ends_at
+        what = "switched on" + ("" if ends is None else f" until {ends.isoformat()}")
+        if state.read_only:
+            what += " (read-only: only writes are stopped)"
+    elif described == "off":
+        what = "switched off"
+    else:
+        what = f"{described} ({state.window()})"
+    revision = f", revision {state.revision}" if state.revision else ""
+    return f"{what}{revision}{state.signed()}"
+
+
+def transition(state: State, now: float, display: str) -> str:
+    """The line each process logs when it follows a new state."""
+    return f"Maintenance {change(state, now)}, via {display}"
+
+
+def outcome(state: State, now: float, config: Config) -> str:
+    """The command's line after a write: what every process will serve, and by
+    when (a reader reads every interval; a read gives up within a second)."""
+    assert config.switch is not None
+    within = config.switch_interval_seconds + 1
+    return (
+        f"Maintenance {change(state, now)}: every process follows within {within} s "
+        f"once it can read {config.switch.display}."
+    )
+
+
+def start_up(config: Config, state: State, now: float, switch: Switch | None) -> str:
+    """One line per process: what it believes, for whoever reads the logs."""
+    following = (
+        ""
+        if switch is None
+        else f"; following the switch at {switch.display} every {switch.interval} s"
+        f" (in force: the {state.source}"
+        + (f", revision {state.revision})" if state.revision else ")")
+    )
+    window = state.window()
+    return (
+        f"Maintenance {state.describe(now)}: {len(config.allowed_networks)} allowed "
+        f"networks, {len(config.trusted_proxies.entries())} trusted proxies, "
+        f"{len(config.exempt_paths.prefixes)} exempt paths, Retry-After "
+        f"{state.retry_after(now)} s"
+        + (f", window {window}" if window else "")
+        + following
+    )
+
+
+def moment(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, timezone.utc).isoformat()
+
+
+def ago(now: float, then: float) -> str:
+    return f"{max(0, round(now - then))} s ago"
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """'1 request', '3 requests'."""
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
+def span(seconds: float) -> str:
+    """'the last hour', 'the last 90 minutes', 'the last 600 seconds'."""
+    if seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return "the last hour" if hours == 1 else f"the last {hours} hours"
+    if seconds % 60 == 0:
+        return f"the last {int(seconds // 60)} minutes"
+    return f"the last {seconds:g} seconds"
+
+
+def confirmed(result: Confirmed, forget_after: float) -> str:
+    progress = result.progress
+    drained = (
+        f", after {count(result.drained, 'request')} from before it finished"
+        if result.drained
+        else ""
+    )
+    total = len(progress.switched)
+    return (
+        f"All {count(total, 'process', 'processes')} (every process seen in "
+        f"{span(forget_after)}) serve revision {progress.target}{drained}; "
+        f"confirmed in {result.seconds:.1f} s.{_forgotten(progress)}"
+        f"{_unreadable(progress)}"
+    )
+
+
+def progress_line(progress: Progress) -> str:
+    in_flight = sum(r.in_flight for r in progress.draining)
+    return (
+        f"revision {progress.target}: {len(progress.switched)}/{progress.members} "
+        f"switched, {len(progress.draining)} draining ({count(in_flight, 'request')}), "
+        f"{len(progress.behind) + len(progress.ahead)} behind, "
+        f"{len(progress.silent)} silent"
+    )
+
+
+def behind(exc: FleetBehind, target: int, seconds: float, now: float) -> str:
+    """Why the wait failed, naming each member that is behind."""
+    progress = exc.progress
+    written = f"The switch was written (revision {target}), "
+    if progress is None or (exc.error is not None and not progress.members):
+        return (
+            f"{written}but the store could not be read while waiting "
+            f"({exc.error}): nothing is known of the processes."
+        )
+    if progress.rejecting:
+        rejecting = count(len(progress.rejecting), "process", "processes")
+        lines = [f"{written}but {rejecting} rejected it:"]
+        lines += [
+            f"  {r.name}: {r.rejected_error}; still serving revision {r.revision}"
+            for r in progress.rejecting
+        ]
+        return "\n".join(lines)
+    if not progress.members:
+        return (
+            f"{written}but no process reported within {seconds:g} s: none follows "
+            f"this switch, or none can reach it; nothing is confirmed."
+        )
+    waiting = progress.waiting
+    members = count(progress.members, "process", "processes")
+    lines = [
+        f"{written}but {len(waiting)} of {members} are behind after {seconds:g} s:"
+    ]
+    lines += [f"  {r.name}: {_why(r, progress, now)}" for r in waiting[:NAMED_AT_MOST]]
+    if len(waiting) > NAMED_AT_MOST:
+        lines.append(
+            f"  … and {len(waiting) - NAMED_AT_MOST} more ('manage.py maintenance "
+            f"processes' lists them)"
+        )
+    if exc.error:
+        lines.append(f"The store could not be read at the end: {exc.error}")
+    return "\n".join(lines) + _forgotten(progress) + _unreadable(progress)
+
+
+def _why(report: ProcessReport, progress: Progress, now: float) -> str:
+    last = f"revision {report.revision}, maintenance {report.state}"
+    if report in progress.silent:
+        what = f"silent since {ago(now, report.reported_at)} (it last served {last})"
+    elif report in progress.ahead:
+        what = (
+            f"holds revision {report.revision}, above the store's: the store went "
+            f"back in time"
+        )
+    elif report in progress.draining:
+        what = (
+            f"serves revision {report.revision}, with "
+            f"{count(report.in_flight, 'request')} from before still in flight"
+        )
+    else:
+        what = f"still serves {last}"
+    trouble = f"; trouble: {report.trouble}" if report.trouble else ""
+    return what + trouble
+
+
+def _forgotten(progress: Progress) -> str:
+    if not progress.forgotten:
+        return ""
+    names = ", ".join(r.name for r in progress.forgotten[:NAMED_AT_MOST])
+    forgotten = count(len(progress.forgotten), "silent process", "silent processes")
+    return f"\nForgot {forgotten}: {names}."
+
+
+def _unreadable(progress: Progress) -> str:
+    if not progress.unreadable:
+        return ""
+    return f"\n{count(progress.unreadable, 'unreadable report')} ignored."
+
+
+def process_rows(
+    reports: tuple[ProcessReport, ...], now: float
+) -> list[dict[str, Any]]:
+    """What `processes` shows, one dict per member (also its --json)."""
+    from envmaintenance.fleet import SILENT_INTERVALS
+
+    return [
+        {
+            "id": r.id,
+            "host": r.host,
+            "pid": r.pid,
+            "server": r.server,
+            "revision": r.revision,
+            "rejected": (
+                None
+                if r.rejected_error is None
+                else {"revision": r.rejected_revision, "error": r.rejected_error}
+            ),
+            "state": r.state,
+            "read_only": r.read_only,
+            "source": r.source,
+            "read_ago": None if r.last_read_at is None else round(now - r.last_read_at),
+            "in_flight": r.in_flight,
+            "reported_ago": round(now - r.reported_at),
+            "silent": now - r.reported_at > SILENT_INTERVALS * r.interval,
+            "trouble": r.trouble,
+        }
+        for r in reports
+    ]
+
+
+def process_lines(rows: list[dict[str, Any]], unreadable: int, where: str) -> list[str]:
+    """The same as lines for a person: one per member, the silent ones marked."""
+    if not rows:
+        return [f"No process reports to {where}.", *_unreadable_lines(unreadable)]
+    lines = []
+    for row in rows:
+        mode = " read-only" if row["read_only"] else ""
+        read = "never" if row["read_ago"] is None else f"{row['read_ago']} s ago"
+        source = (
+            ""
+            if row["source"] == "switch" and row["revision"]
+            else f", {row['source']}"
+        )
+        rejected = row["rejected"]
+        refused = (
+            f"  REJECTED revision {rejected['revision']}: {rejected['error']}"
+            if rejected
+            else ""
+        )
+        lines.append(
+            f"{row['host']}:{row['pid']} {row['server']} ({row['id']}): revision "
+            f"{row['revision']}, {row['state']}{mode}{source}, read {read}, "
+            f"{count(row['in_flight'], 'request')} in flight from before, reported "
+            f"{row['reported_ago']} s ago{'  SILENT' if row['silent'] else ''}"
+            f"{refused}{'  trouble: ' + row['trouble'] if row['trouble'] else ''}"
+        )
+    return lines + _unreadable_lines(unreadable)
+
+
+def _unreadable_lines(unreadable: int) -> list[str]:
+    return [f"{count(unreadable, 'unreadable report')} ignored."] if unreadable else []
+
+
+def settings(config: Config) -> dict[str, Any]:
+    """What is fixed for the process, as --json prints it (never the token)."""
+    return {
+        "allowed_networks": list(config.allowed_networks.cidrs),
+        "trusted_proxies": config.trusted_proxies.entries(),
+        "exempt_paths": list(config.exempt_paths.prefixes),
+        "maintenance_paths": list(config.paths.prefixes),
+        "status_path": config.status_path,
+        "bypass_token_set": config.bypass_token is not None,
+        "bypass_max_age": config.bypass_max_age_seconds,
+        "messages": dict(config.messages),
+    }
+
+
+def summary(switch: Switch, now: float, store: dict[str, Any] | None) -> dict[str, Any]:
+    """The state in force in the one JSON shape of a state, and beside it the
+    settings, the environment's own state and the switch (``store``: what the
+    store and the fleet hold, when they could be read)."""
+    config = switch.config
+    return {
+        **switch.state.as_json(now),
+        "settings": settings(config),
+        "environment": config.environment.as_json(now),
+        "switch": None if switch.store is None else _switch(switch, store),
+    }
+
+
+def _switch(switch: Switch, store: dict[str, Any] | None) -> dict[str, Any]:
+    notes, rejected = switch.state.notes, switch.follower.rejected
+    return {
+        "url": switch.display,
+        "interval": switch.interval,
+        "revision": switch.state.revision,
+        "document": switch.follower.text,
+        "set_by": notes.get("SET_BY"),
+        "set_at": notes.get("SET_AT"),
+        "reason": notes.get("REASON"),
+        "last_read_at": moment(switch.last_read_at),
+        "stale_since": moment(switch.stale_since),
+        "error": switch.follower.trouble,
+        "rejected": None if rejected is None else vars(rejected),
+        "store": store,
+    }
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The same summary as label/value lines for a person."""
+    rows = _state_rows(summary) + _switch_rows(summary["switch"], summary)
+    return [f"{label + ':':<18}{value}" for label, value in rows]
+
+
+def _state_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    settings = summary["settings"]
+    starts_at, ends_at = summary["starts_at"], summary["ends_at"]
+    read_only = ", read-only: only writes are stopped" if summary["read_only"] else ""
+    revision = f", revision {summary['revision']}" if summary["revision"] else ""
+    retry_after = (
+        f"{summary['retry_after']} s"
+        if summary["active"]
+        else f"{summary['retry_after_default']} s, when maintenance is on"
+    )
+    bypass = (
+        f"set (cookies last {settings['bypass_max_age']} s)"
+        if settings["bypass_token_set"]
+        else "not set"
+    )
+    window = f"{starts_at or 'now'} → {ends_at or 'no end set'}"
+    return [
+        (
+            "Maintenance",
+            f"{summary['state']}{read_only} "
+            f"(decided by the {summary['source']}{revision})",
+        ),
+        ("Applies to", ", ".join(settings["maintenance_paths"]) or "the whole site"),
+        ("Window", window if starts_at or ends_at else "none"),
+        ("Retry-After", retry_after),
+        ("Allowed networks", ", ".join(settings["allowed_networks"]) or "none"),
+        ("Trusted proxies", ", ".join(settings["trusted_proxies"]) or "none"),
+        ("Exempt paths", ", ".join(settings["exempt_paths"]) or "none"),
+        ("Status path", settings["status_path"] or "none"),
+        ("Bypass token", bypass),
+        ("Message", summary["message"]),
+        *[(f"Message ({code})", text) for code, text in settings["messages"].items()],
+    ]
+
+
+def _switch_rows(
+    switch: dict[str, Any] | None, summary: dict[str, Any]
+) -> list[tuple[str, str]]:
+    if switch is None:
+        return [("Switch", "not configured (MAINTENANCE_SWITCH_URL)")]
+    signed = " ".join(
+        part
+        for part in (
+            switch["set_by"] and f"by {switch['set_by']}",
+            switch["set_at"] and f"at {switch['set_at']}",
+            switch["reason"] and f"(reason: {switch['reason']})",
+        )
+        if part
+    )
+    document = (
+        "none: the environment decides"
+        if switch["document"] is None
+        else " / ".join(switch["document"].splitlines())
+    )
+    read = (
+        f"failed: {switch['error']} (since {switch['stale_since']})"
+        if switch["error"] and switch["stale_since"]
+        else f"ok at {switch['last_read_at']}"
+    )
+    rejected = switch["rejected"]
+    return [
+        ("Environment", summary["environment"]["state"]),
+        ("Switch", f"{switch['url']}, read every {switch['interval']} s"),
+        ("Revision", _store_words(switch)),
+        ("Switch document", document),
+        *([("Switched", signed)] if signed else []),
+        *(
+            [("Rejected", f"revision {rejected['revision']}: {rejected['error']}")]
+            if rejected
+            else []
+        ),
+        ("Last read", read),
+    ]
+
+
+def _store_words(switch: dict[str, Any]) -> str:
+    """The revision in force, and what the store and the fleet say of it."""
+    held = switch["revision"] or "none (no document)"
+    store = switch["store"]
+    if store is None:
+        return f"{held} (the store and the fleet could not be read)"
+    following = f"; the next write is revision {store['next']}"
+    if store["lost"]:
+        return (
+            f"{held}: the store has LOST its document (flushed, evicted or failed "
+            f"over?); revision {store['highest']} was written{following}"
+        )
+    if store["went_back"]:
+        return (
+            f"{held}: the store WENT BACK to revision {store['revision']}; "
+            f"revision {store['highest']} was written{following}"
+        )
+    return f"{held}"
+
+
+def store_went_wrong(seen: Seen) -> str:
+    """Before a write, when the store does not hold the latest revision."""
+    if seen.lost:
+        what = "has LOST its document (flushed, evicted or failed over?)"
+    else:
+        what = f"WENT BACK to revision {seen.store_revision}"
+    return (
+        f"The store {what}; the fleet holds revision {seen.highest}: writing "
+        f"revision {seen.highest + 1}, above it."
+    )
+
+
+def refused(current: State | None, revision: int) -> str:
+    """A write that lost a race: who switched to what, when, at which revision."""
+    now = datetime.now(timezone.utc).timestamp()
+    if current is None:
+        what = (
+            f"the store now holds a document that does not parse (revision {revision})"
+        )
+    else:
+        set_at = current.notes.get("SET_AT")
+        when = f" at {set_at}" if set_at else ""
+        what = f"maintenance was {change(current, now)}{when}"
+    return (
+        f"Nothing was written: the switch changed while this command ran: {what}. "
+        f"Run the command again to switch over it, or add --force."
+    )
+
+
+def cannot_confirm(store: Store) -> str:
+    return (
+        f"Cannot confirm: processes cannot report beside {store.location.display} "
+        f"(the directory is read-only, as a Kubernetes ConfigMap volume is); the "
+        f"document is written, but nothing says every process follows it."
+    )
+
+
+def exported(written: list[Path]) -> list[str]:
+    return [
+        *(f"wrote {path}" for path in written),
+        "Include nginx-http.conf in nginx's http block and nginx-server.conf in "
+        "the server block that proxies to the app: nginx then serves the page "
+        "when the app cannot answer, and passes every other answer untouched.",
+    ]
+
+
+UNIX_SOCKET_NOTE = (
+    "Requests that reach the app over a unix socket have no address: they are "
+    "blocked unless MAINTENANCE_TRUSTED_PROXIES includes 'unix'."
+)
+
+
+def explained(
+    address: str, network: str | None, described: str, unix_socket: bool, as_json: bool
+) -> list[str]:
+    """What `--ip` says of one address."""
+    if as_json:
+        decision = {
+            "address": address,
+            "allowed": network is not None,
+            "network": network,
+            "state": described,
+            "unix_socket_peers": "trusted proxy" if unix_socket else "blocked",
+        }
+        return [json.dumps(decision, indent=2)]
+    if network is not None:
+        lines = [
+            f"{address} is allowed during maintenance, by {network}. "
+            f"Maintenance is {described}."
+        ]
+    else:
+        lines = [
+            f"{address} is blocked during maintenance: it is in no allowlisted "
+            f"network. Maintenance is {described}."
+        ]
+    return lines if unix_socket else [*lines, UNIX_SOCKET_NOTE]

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpResponse
 from django.test import AsyncClient, Client, RequestFactory
@@ -184,6 +185,18 @@ async def test_the_status_endpoint_under_asgi(
     maintenance_env(mode="1", status_path="/maintenance.json")
     response = await async_client.get("/maintenance.json")
     assert json.loads(response.content)["state"] == "on"
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+@pytest.mark.parametrize("asgi", [False, True])
+def test_only_the_status_path_answers_the_status(
+    maintenance_env: SetEnv, mode: str, asgi: bool
+) -> None:
+    """Every other page is the site's own, on or off (sync and async alike)."""
+    maintenance_env(mode=mode, status_path="/maintenance.json", allowed_ips="127.0.0.1")
+    response = async_to_sync(AsyncClient().get)("/") if asgi else Client().get("/")
+    assert response.status_code == 200
+    assert response["Content-Type"] != "application/json"
 
 
 def test_a_status_path_keeps_the_middleware_when_off(maintenance_env: SetEnv) -> None:

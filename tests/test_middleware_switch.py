@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from django.http import HttpResponse
+from asgiref.sync import async_to_sync
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import get_template
-from django.test import AsyncClient, Client, RequestFactory
+from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory
 
 import envmaintenance
 from envmaintenance.conf import Config
@@ -107,6 +108,29 @@ def test_the_allowlist_still_applies_under_the_switch(
     switch_file("MAINTENANCE_MODE=1\n")
     assert client.get("/", REMOTE_ADDR="192.0.2.1").status_code == 200
     assert client.get("/", REMOTE_ADDR="192.0.2.2").status_code == 503
+
+
+@pytest.mark.parametrize("asgi", [False, True])
+def test_pages_let_in_under_the_switch_stay_private(
+    switch_file: Callable[[str | None], None], asgi: bool
+) -> None:
+    """No shared cache may replay to everyone a page only the allowlist sees."""
+    switch_file("MAINTENANCE_MODE=1\n")
+    if asgi:
+
+        async def view(request: HttpRequest) -> HttpResponse:
+            return HttpResponse("up")
+
+        request = AsyncRequestFactory().get("/")
+        request.META["REMOTE_ADDR"] = "192.0.2.1"
+        middleware = MaintenanceMiddleware(view)
+        response: HttpResponseBase = async_to_sync(middleware.__acall__)(request)
+    else:
+        response = Client().get("/", REMOTE_ADDR="192.0.2.1")
+    assert response.status_code == 200
+    assert "private" in response["Cache-Control"]
+    switch_file("MAINTENANCE_MODE=0\n")
+    assert "Cache-Control" not in Client().get("/", REMOTE_ADDR="192.0.2.1")
 
 
 def test_the_page_is_rendered_once_per_change_not_per_request(

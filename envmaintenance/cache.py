@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import stat
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from envmaintenance.stores.base import MAX_DOCUMENT_BYTES
 from envmaintenance.stores.disk import read_regular, write_atomically
+
+logger = logging.getLogger("envmaintenance")
 
 # The JSON around a document: its text, its revision and when it was read.
 _MAX_CACHE_BYTES = 2 * MAX_DOCUMENT_BYTES + 1024
@@ -70,6 +73,32 @@ class SwitchCache:
 
     def __init__(self, path: Path, switch: str) -> None:
         self.path, self.switch = path, switch
+        self.behind = False  # the file does not hold what this process serves
+        self._failed = False  # the last write failed (said once)
+
+    def keep(self, text: str | None, revision: int, read_at: float | None) -> None:
+        """After a read that changed what this process serves, or while the
+        file is behind: write it, or leave nothing a process would trust (and
+        try again after the next read)."""
+        try:
+            if text is None or read_at is None:
+                self.distrust()
+            else:
+                self.save(Cached(text, revision, read_at))
+        except OSError as exc:
+            self.distrust()
+            if not self._failed:
+                logger.warning(
+                    "Maintenance switch: cannot write the cache %s (%s): no process "
+                    "will start from it until it is written again",
+                    self.path,
+                    exc.strerror or exc,
+                )
+            self._failed = self.behind = True
+            return
+        if self._failed:
+            logger.info("Maintenance switch: the cache %s is written again", self.path)
+        self._failed = self.behind = False
 
     def save(self, cached: Cached) -> None:
         """Replace the file in one rename; OSError when it cannot be written."""

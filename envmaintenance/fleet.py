@@ -23,9 +23,13 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envmaintenance.stores import Member, Members, StoreError
+
+if TYPE_CHECKING:
+    from envmaintenance.follower import Rejection
+    from envmaintenance.state import State
 
 logger = logging.getLogger("envmaintenance")
 
@@ -188,6 +192,31 @@ def parse_report(data: bytes, now: float) -> ProcessReport | None:
     if found["reported_at"] > now + FUTURE_SLACK_SECONDS:
         return None
     return ProcessReport(**{name: found[name] for name in _FIELDS})
+
+
+def report_fields(
+    state: State,
+    rejected: Rejection | None,
+    trouble: str | None,
+    in_flight: int,
+    last_read_at: float | None,
+    interval: int,
+    now: float,
+) -> dict[str, Any]:
+    """The fields of a report that the switch knows (the Reporter adds who)."""
+    return {
+        "revision": state.revision,
+        "rejected_revision": None if rejected is None else rejected.revision,
+        "rejected_error": None if rejected is None else shortened(rejected.error),
+        "state": state.describe(now),
+        "read_only": state.read_only,
+        "source": state.source,
+        "in_flight": in_flight,
+        "last_read_at": last_read_at,
+        "trouble": shortened(trouble),
+        "reported_at": now,
+        "interval": interval,
+    }
 
 
 def shortened(text: str | None) -> str | None:

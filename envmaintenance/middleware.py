@@ -61,7 +61,7 @@ class MaintenanceMiddleware:
         self.responses = self.answers(current, starting=True)
         if self.switch is not None:
             self.in_flight = self.switch.in_flight
-            self.switch.listen(self.prepare)
+            self.switch.listeners.add(self.prepare)
             self.switch.start()  # the serving process reads in the background
         logger.info("%s", report.start_up(config, current, now, self.switch))
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from envmaintenance.conf import Config
     from envmaintenance.control import Seen
     from envmaintenance.fleet import ProcessReport
+    from envmaintenance.follower import Rejection
     from envmaintenance.stores import Store
     from envmaintenance.switch import Switch
     from envmaintenance.waiting import Confirmed, FleetBehind, Progress
@@ -44,6 +45,23 @@ def change(state: State, now: float) -> str:
 def transition(state: State, now: float, display: str) -> str:
     """The line each process logs when it follows a new state."""
     return f"Maintenance {change(state, now)}, via {display}"
+
+
+def trouble(problem: str, kept: str, state: State, now: float) -> str:
+    """What a process logs, once, when the store fails or forgets."""
+    return (
+        f"Maintenance switch: {problem}; keeping {kept} (maintenance "
+        f"{state.describe(now)}) until it is readable again"
+    )
+
+
+def rejection(rejected: Rejection, display: str, state: State) -> str:
+    """What a process logs, once, when it rejects a document."""
+    return (
+        f"Maintenance switch: rejected the document at {display} (revision "
+        f"{rejected.revision or 'none'}): {rejected.error}; keeping revision "
+        f"{state.revision}"
+    )
 
 
 def outcome(state: State, now: float, config: Config) -> str:

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 from envmaintenance import report, state
-from envmaintenance.cache import Cached, SwitchCache, default_cache_path
+from envmaintenance.cache import SwitchCache, default_cache_path
 from envmaintenance.conf import Config, get_config
-from envmaintenance.fleet import Reporter, shortened
+from envmaintenance.fleet import Reporter, report_fields
 from envmaintenance.follower import Follower, Outcome
 from envmaintenance.inflight import InFlight
 from envmaintenance.reader import Reader
@@ -40,6 +40,28 @@ logger = logging.getLogger("envmaintenance")
 READ_TIMEOUT_SECONDS = 0.25
 
 Listener = Callable[[State], None]
+
+
+class Listeners:
+    """Bound methods called with each new state, held weakly: a middleware a
+    test client dropped is forgotten, not kept alive."""
+
+    def __init__(self) -> None:
+        self._methods: list[weakref.WeakMethod[Listener]] = []
+
+    def add(self, listener: Listener) -> None:
+        self._methods.append(weakref.WeakMethod(listener))
+
+    def tell(self, new: State) -> None:
+        for reference in list(self._methods):
+            listener = reference()
+            if listener is None:
+                self._methods.remove(reference)
+                continue
+            try:
+                listener(new)
+            except Exception:  # a listener never keeps a state from requests
+                logger.exception("Maintenance switch: preparing the new state failed")
 
 
 class Switch:
@@ -56,7 +78,7 @@ class Switch:
         self.store = store
         self.cache = cache
         self.reporter = reporter
-        self.interval: float = config.switch_interval_seconds
+        self.interval = config.switch_interval_seconds
         self.follower = Follower(config.environment, config.switch_unreadable)
         self.state = config.environment  # the follower's, published whole
         self.in_flight = InFlight()
@@ -69,27 +91,11 @@ class Switch:
         self.replaced = False
         self._rejected_said: object = None
         self._stale_at = float("-inf")  # two intervals after the last read
-        self._listeners: list[weakref.WeakMethod[Listener]] = []
+        self.listeners = Listeners()
         self._lock = threading.Lock()  # one read at a time
-        self._cache_behind = False  # the file does not hold what is served
-        self._cache_failed = False  # the last write failed (said once)
         _switches.add(self)
         if store is not None:
             self._start(state.clock())
-
-    @classmethod
-    def for_config(cls, config: Config) -> Switch:
-        """The switch a process's configuration describes (none: the environment)."""
-        if config.switch is None:
-            return cls(config, None)
-        store = open_store(config.switch, config.switch_key)
-        path = config.switch_cache or default_cache_path(
-            config.switch.url, config.switch_key
-        )
-        cache = None if path is None else SwitchCache(path, cache_name(config))
-        reporter = Reporter(store.members)
-        atexit.register(reporter.leave)
-        return cls(config, store, cache, reporter)
 
     @property
     def display(self) -> str:
@@ -108,8 +114,8 @@ class Switch:
         """This process serves: it reads in the background, reports, and keeps
         the cache. The middleware starts it; a forked child at once."""
         if self.store is not None and not self.replaced:
-            if not self.serving:
-                self._cache_behind = True  # written at the next read, then kept
+            if self.cache is not None and not self.serving:
+                self.cache.behind = True  # written at the next read, then kept
             self.serving = self.wanted = True
             self.reader.start()
 
@@ -117,11 +123,6 @@ class Switch:
         """End the background reader for good (a replaced switch, a test)."""
         self.replaced = True
         self.reader.stop()
-
-    def listen(self, listener: Listener) -> None:
-        """Call ``listener(state)`` with each new state before requests see it
-        (the middleware renders its answers there, not in a request)."""
-        self._listeners.append(weakref.WeakMethod(listener))
 
     def tick(self, now: float) -> None:
         """The reader's work, every interval: read, then report (never while a
@@ -161,8 +162,7 @@ class Switch:
                 text, now, lambda: bounded(store.members.highest_revision)
             )
         except StoreError as exc:
-            if follower.trouble is None:
-                self.stale_since = now
+            self.stale_since = self.stale_since or now
             kept = follower.failed(str(exc), now, starting=starting)
             self._publish(now, starting=True)
             self._say_trouble(trouble, now, kept, starting=starting)
@@ -172,25 +172,19 @@ class Switch:
             self._publish(now, starting=starting)
         if trouble is not None and follower.trouble is None:
             logger.info("Maintenance switch: %s is readable again", self.display)
-        if follower.trouble is None:
-            self.stale_since = None
+        self.stale_since = None
         self._say_trouble(trouble, now, follower.holding(), starting=False)
-        self._keep_cache(outcome)
+        cache = self.cache
+        if cache and self.serving and (outcome is Outcome.APPLIED or cache.behind):
+            cache.keep(follower.text, self.state.revision, follower.read_at)
 
     def _publish(self, now: float, *, starting: bool) -> None:
         """The follower's state in force: listeners first, then requests."""
         new = self.follower.state
         if new is self.state:
             return
-        for reference in list(self._listeners):
-            listener = reference()
-            if listener is None:
-                self._listeners.remove(reference)
-                continue
-            try:
-                listener(new)
-            except Exception:  # a listener never keeps a state from requests
-                logger.exception("Maintenance switch: preparing the new state failed")
+        # The middleware renders its answers there, not in a request.
+        self.listeners.tell(new)
         self.state = new
         if not starting:  # the start-up line says the state then
             logger.info("%s", report.transition(new, now, self.display))
@@ -201,70 +195,24 @@ class Switch:
         """A new trouble is said once; a repeat never."""
         trouble, rejected = self.follower.trouble, self.follower.rejected
         if trouble is not None and trouble != before:
-            logger.log(
-                logging.ERROR if starting else logging.WARNING,
-                "Maintenance switch: %s; keeping %s (maintenance %s) until it is "
-                "readable again",
-                trouble,
-                kept,
-                self.state.describe(now),
-            )
+            level = logging.ERROR if starting else logging.WARNING
+            logger.log(level, "%s", report.trouble(trouble, kept, self.state, now))
         if rejected != self._rejected_said and rejected is not None:
-            logger.warning(
-                "Maintenance switch: rejected the document at %s (revision %s): %s; "
-                "keeping revision %d",
-                self.display,
-                rejected.revision or "none",
-                rejected.error,
-                self.state.revision,
-            )
+            logger.warning("%s", report.rejection(rejected, self.display, self.state))
         self._rejected_said = rejected
-
-    def _keep_cache(self, outcome: Outcome) -> None:
-        """After a read: the cache holds what this process serves, or nothing a
-        process would trust (retried after every read until it is written)."""
-        cache = self.cache
-        if cache is None or not self.serving:
-            return
-        if outcome is not Outcome.APPLIED and not self._cache_behind:
-            return
-        follower = self.follower
-        try:
-            if follower.text is None or follower.read_at is None:
-                cache.distrust()
-            else:
-                cache.save(Cached(follower.text, self.state.revision, follower.read_at))
-        except OSError as exc:
-            cache.distrust()
-            if not self._cache_failed:
-                logger.warning(
-                    "Maintenance switch: cannot write the cache %s (%s): no process "
-                    "will start from it until it is written again",
-                    cache.path,
-                    exc.strerror or exc,
-                )
-            self._cache_failed = self._cache_behind = True
-            return
-        if self._cache_failed:
-            logger.info("Maintenance switch: the cache %s is written again", cache.path)
-        self._cache_failed = self._cache_behind = False
 
     def report_fields(self, now: float) -> dict[str, Any]:
         """What this process says of itself (fleet.ProcessReport's fields)."""
-        current, rejected = self.state, self.follower.rejected
-        return {
-            "revision": current.revision,
-            "rejected_revision": None if rejected is None else rejected.revision,
-            "rejected_error": None if rejected is None else shortened(rejected.error),
-            "state": current.describe(now),
-            "read_only": current.read_only,
-            "source": current.source,
-            "in_flight": self.in_flight.before(current),
-            "last_read_at": self.last_read_at,
-            "trouble": shortened(self.follower.trouble),
-            "reported_at": now,
-            "interval": self.interval,
-        }
+        follower = self.follower
+        return report_fields(
+            self.state,
+            follower.rejected,
+            follower.trouble,
+            self.in_flight.before(self.state),
+            self.last_read_at,
+            self.interval,
+            now,
+        )
 
     def forked(self) -> None:
         """In a child: the parent's threads, locks and requests are not here."""
@@ -285,6 +233,20 @@ class Switch:
         self.reader.stop()
         if self.reporter is not None:
             self.reporter.leave()
+
+
+def switch_for(config: Config) -> Switch:
+    """The switch a process's configuration describes (none: the environment)."""
+    if config.switch is None:
+        return Switch(config, None)
+    store = open_store(config.switch, config.switch_key)
+    path = config.switch_cache or default_cache_path(
+        config.switch.url, config.switch_key
+    )
+    cache = None if path is None else SwitchCache(path, cache_name(config))
+    reporter = Reporter(store.members)
+    atexit.register(reporter.leave)
+    return Switch(config, store, cache, reporter)
 
 
 def cache_name(config: Config) -> str:
@@ -320,7 +282,7 @@ def get_switch() -> Switch:
     if _process_switch is None or _process_switch.config is not config:
         if _process_switch is not None:
             _process_switch.stop()
-        _process_switch = Switch.for_config(config)
+        _process_switch = switch_for(config)
     return _process_switch
 
 

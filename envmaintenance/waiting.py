@@ -112,6 +112,35 @@ class Confirmed:
     drained: int  # requests from before that finished while waiting
 
 
+class _Watch:
+    """What one wait remembers from poll to poll."""
+
+    def __init__(self, forget_silent: bool) -> None:
+        self.silence = Silence()
+        self.forget_silent = forget_silent
+        self.forgotten: tuple[ProcessReport, ...] = ()
+        self.drained = 0  # requests from before seen in flight, at most
+
+    def poll(
+        self,
+        store: Store,
+        target: int,
+        forget_after: float,
+        revision_of: Callable[[str | None], int],
+    ) -> Progress:
+        """Where the fleet stands now; StoreError when the store cannot say."""
+        store_revision = revision_of(store.read())
+        fleet = read_fleet(store.members, time.time(), forget_after)
+        progress = judge(fleet, target, store_revision, time.time(), self.silence)
+        if self.forget_silent and progress.silent:
+            store.members.forget(report.id for report in progress.silent)
+            self.forgotten += progress.silent
+            progress = replace(progress, silent=())
+        draining = sum(report.in_flight for report in progress.draining)
+        self.drained = max(self.drained, draining)
+        return replace(progress, forgotten=self.forgotten)
+
+
 def wait_for_fleet(
     store: Store,
     target: int,
@@ -125,31 +154,22 @@ def wait_for_fleet(
     """Until the fleet serves ``target``; FleetBehind when the time runs out
     (or at once, when a member rejects it). A store that fails while waiting
     is asked again (0.2 s, 0.4 s, … 1 s apart) until then."""
-    started = time.monotonic()
-    silence, drained = Silence(), 0
-    forgotten: tuple[ProcessReport, ...] = ()
+    started, watch = time.monotonic(), _Watch(forget_silent)
     progress: Progress | None = None
     error: str | None = None
     pause = POLL_SECONDS
     while True:
         try:
-            store_revision = revision_of(store.read())
-            fleet = read_fleet(store.members, time.time(), forget_after)
-            progress = judge(fleet, target, store_revision, time.time(), silence)
-            if forget_silent and progress.silent:
-                store.members.forget(report.id for report in progress.silent)
-                forgotten += progress.silent
-                progress = replace(progress, silent=())
+            progress = watch.poll(store, target, forget_after, revision_of)
         except StoreError as exc:
             error, pause = str(exc), min(pause * 2, MAX_BACKOFF_SECONDS)
         else:
             error, pause = None, POLL_SECONDS
-            progress = replace(progress, forgotten=forgotten)
-            drained = max(drained, sum(r.in_flight for r in progress.draining))
             if progress.rejecting:
                 raise FleetBehind(progress, None)
             if progress.confirmed:
-                return Confirmed(progress, time.monotonic() - started, drained)
+                elapsed = time.monotonic() - started
+                return Confirmed(progress, elapsed, watch.drained)
             if show is not None:
                 show(progress)
         remaining = seconds - (time.monotonic() - started)

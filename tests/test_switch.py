@@ -181,7 +181,7 @@ def test_listeners_see_a_new_state_before_requests_do(tmp_path: Path) -> None:
             seen.append((new, switch.state))
 
     listener = Listener()
-    switch.listen(listener.prepare)
+    switch.listeners.add(listener.prepare)
     path.write_text(ON)
     tick(switch)
     ((new, in_force),) = seen

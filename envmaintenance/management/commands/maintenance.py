@@ -135,43 +135,7 @@ class Command(BaseCommand):
     requires_system_checks = ()
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--ip", metavar="ADDRESS", help="explain this address")
-        actions = parser.add_subparsers(
-            dest="action", metavar="{on,off,env,processes,export}"
-        )
-        on = actions.add_parser("on", help="maintenance on, in every process")
-        when = on.add_mutually_exclusive_group()
-        when.add_argument("--until", metavar="ISO", help="expected end, with offset")
-        when.add_argument("--for", metavar="DURATION", help="expected length: 30m, 2h")
-        on.add_argument("--message", help="the text blocked visitors see")
-        on.add_argument(
-            "--read-only",
-            action="store_true",
-            help="stop only writes: GET, HEAD and OPTIONS pass for everyone",
-        )
-        off = actions.add_parser("off", help="maintenance off, in every process")
-        back = actions.add_parser("env", help="hand control back to the environment")
-        for action in (on, off, back):
-            add_write_arguments(action)
-        listing = actions.add_parser(
-            "processes", help="what every process following the switch reports"
-        )
-        listing.add_argument("--json", action="store_true", help="print JSON")
-        listing.add_argument(
-            "--forget", metavar="ID", help="remove one process from the fleet"
-        )
-        export = actions.add_parser(
-            "export",
-            help="write the page and nginx snippets the proxy serves when the app "
-            "cannot answer",
-        )
-        export.add_argument("directory", help="where to write them (created)")
-        export.add_argument(
-            "--nginx-root",
-            metavar="PATH",
-            help="where nginx finds the files (default: the directory itself)",
-        )
+        add_actions(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -221,19 +185,12 @@ class Command(BaseCommand):
                 store, config.environment, settings, notes, seen, force=options["force"]
             )
         except Refused as exc:
-            raise CommandError(self.refusal(config, exc)) from None
+            raise CommandError(refusal(config, exc)) from None
         except (StoreError, InvalidDocument) as exc:
             raise CommandError(f"the switch was not changed: {exc}") from None
         self.stdout.write(report.outcome(written, now.timestamp(), config))
         if options["wait"] is not None:
             self.wait(config, store, written.revision, options)
-
-    def refusal(self, config: Config, exc: Refused) -> str:
-        try:
-            current = parse_document(exc.current or "").state(config.environment)
-        except InvalidDocument:
-            current = None
-        return report.refused(current, revision_of(exc.current))
 
     def wait(
         self, config: Config, store: Store, revision: int, options: dict[str, Any]
@@ -329,6 +286,47 @@ class Command(BaseCommand):
             raise SystemExit(1)
 
 
+def add_actions(parser: CommandParser) -> None:
+    """The options, and the actions with theirs."""
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--ip", metavar="ADDRESS", help="explain this address")
+    actions = parser.add_subparsers(
+        dest="action", metavar="{on,off,env,processes,export}"
+    )
+    on = actions.add_parser("on", help="maintenance on, in every process")
+    when = on.add_mutually_exclusive_group()
+    when.add_argument("--until", metavar="ISO", help="expected end, with offset")
+    when.add_argument("--for", metavar="DURATION", help="expected length: 30m, 2h")
+    on.add_argument("--message", help="the text blocked visitors see")
+    on.add_argument(
+        "--read-only",
+        action="store_true",
+        help="stop only writes: GET, HEAD and OPTIONS pass for everyone",
+    )
+    off = actions.add_parser("off", help="maintenance off, in every process")
+    back = actions.add_parser("env", help="hand control back to the environment")
+    for action in (on, off, back):
+        add_write_arguments(action)
+    listing = actions.add_parser(
+        "processes", help="what every process following the switch reports"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument(
+        "--forget", metavar="ID", help="remove one process from the fleet"
+    )
+    export = actions.add_parser(
+        "export",
+        help="write the page and nginx snippets the proxy serves when the app "
+        "cannot answer",
+    )
+    export.add_argument("directory", help="where to write them (created)")
+    export.add_argument(
+        "--nginx-root",
+        metavar="PATH",
+        help="where nginx finds the files (default: the directory itself)",
+    )
+
+
 def add_write_arguments(action: CommandParser) -> None:
     action.add_argument("--reason", help="why, shown in status and logs")
     action.add_argument("--by", help="who (default: the current user)")
@@ -353,6 +351,14 @@ def add_write_arguments(action: CommandParser) -> None:
         action="store_true",
         help="write even if somebody else wrote the switch while this command ran",
     )
+
+
+def refusal(config: Config, exc: Refused) -> str:
+    try:
+        current = parse_document(exc.current or "").state(config.environment)
+    except InvalidDocument:
+        current = None
+    return report.refused(current, revision_of(exc.current))
 
 
 def store_words(seen: Seen) -> dict[str, Any]:

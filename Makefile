@@ -1,28 +1,38 @@
 # make demo: serve the sample project on http://127.0.0.1:8000
 # make test: lint, types, the suite with coverage, then the Python/Django matrix
+# make constraints: pin the toolchain again, to its newest releases
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
 TOX := $(BIN)/tox
 HOST := 127.0.0.1
 PORT := 8000
 
-.PHONY: help venv lint types docs unit wheel matrix test demo messages screenshots bench bench-check clean
+.PHONY: help venv system-test lint types docs unit wheel matrix test demo messages screenshots constraints bench bench-check clean
 
 help:
 	@echo "make demo   serve the sample project on http://$(HOST):$(PORT) (HOST=, PORT= to change)"
 	@echo "make test   lint, types, docs, the whole suite, the built wheel, the matrix (tox)"
+	@echo "make constraints   pin the toolchain again ($(CONSTRAINTS)), to its newest releases"
 
-# .venv: the demo's servers and the contributor's tools, tox among them.
-$(INSTALLED): pyproject.toml
+# .venv: the demo's servers and the contributor's tools, tox among them, at
+# the versions $(CONSTRAINTS) pins (new pins install again).
+$(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable . --group dev
+	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) --editable . --group dev
 	touch $@
 
 venv: $(INSTALLED)
+
+# The system programs and fonts the suite drives (scripts/system-packages lists
+# them): as root, installs what is missing; otherwise stops here, before any
+# test runs, naming each one and the command that installs them.
+system-test:
+	@scripts/system-packages test
 
 # Each step is a tox environment (tox.ini), so a contributor can run any one
 # alone: tox run -e docs.
@@ -35,10 +45,13 @@ unit: venv
 matrix: venv
 	TOX=$(TOX) scripts/test-matrix
 
-test: lint types docs unit wheel matrix
+unit wheel matrix screenshots: system-test
+
+test: system-test lint types docs unit wheel matrix
 
 # HOST and PORT choose where the demo listens: make demo PORT=8080
 demo: venv
+	@scripts/system-packages demo
 	@HOST=$(HOST) PORT=$(PORT) VENV_BIN=$(BIN) scripts/demo
 
 # pyperf benchmarks, every ratio in one run (about 30 minutes; BENCH_ROUNDS=
@@ -53,8 +66,7 @@ $(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
-	@command -v redis-server >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq redis-server; }
+	@scripts/system-packages bench
 	$(BENCH_VENV)/bin/python -m benchmarks.run
 
 bench-check: $(BENCH_VENV)/.installed
@@ -63,6 +75,7 @@ bench-check: $(BENCH_VENV)/.installed
 # The translation catalogs: new strings from the sources, then the .mo files the
 # wheel carries (gettext's xgettext and msgfmt do the work).
 messages: venv
+	@scripts/system-packages messages
 	cd envmaintenance && ../$(BIN)/django-admin makemessages --all --add-location=file --no-obsolete
 	cd envmaintenance && ../$(BIN)/django-admin compilemessages
 
@@ -71,6 +84,11 @@ messages: venv
 screenshots: venv
 	SCREENSHOT_DIR=docs $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_browser.py \
 		-k "captured and (not language or de-desktop-light or ar-phone-dark)"
+
+# New pins: the dependency groups' newest releases on each Python the package
+# supports (pyenv's count), written to $(CONSTRAINTS); then run make test.
+constraints: venv
+	$(BIN)/python scripts/update-constraints
 
 clean:
 	rm -rf $(VENV) .venv-* .tox build dist docs/_build docs/_generated .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -26,6 +26,7 @@ from envmaintenance.fleet import read_fleet
 from envmaintenance.languages import served_languages
 from envmaintenance.parsers import forbidden_character, parse_moment
 from envmaintenance.stores import COMMAND_TIMEOUT_SECONDS, Store, StoreError, open_store
+from envmaintenance.summary import explained, summarise, summary_lines
 from envmaintenance.switch import Switch, cache_name, get_switch
 from envmaintenance.waiting import FleetBehind, wait_for_fleet
 
@@ -161,11 +162,11 @@ class Command(BaseCommand):
         if config.switch is not None:
             with contextlib.suppress(StoreError):
                 store = store_words(look(command_store(config), host_cache(config)))
-        summary = report.summary(switch, state.clock(), store)
+        summary = summarise(switch, state.clock(), store)
         if as_json:
             self.stdout.write(json.dumps(summary, indent=2))
             return
-        for line in report.summary_lines(summary):
+        for line in summary_lines(summary, switch.state):
             self.stdout.write(line)
 
     def switch_to(self, config: Config, action: str, options: dict[str, Any]) -> None:
@@ -280,7 +281,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         described = current_switch().state.describe(state.clock())
         unix_socket = config.trusted_proxies.unix_socket
-        for line in report.explained(address, network, described, unix_socket, as_json):
+        for line in explained(address, network, described, unix_socket, as_json):
             self.stdout.write(line)
         if network is None:
             raise SystemExit(1)

@@ -63,7 +63,7 @@ class MaintenanceMiddleware:
             self.in_flight = self.switch.in_flight
             self.switch.listeners.add(self.prepare)
             self.switch.start()  # the serving process reads in the background
-        logger.info("%s", report.start_up(config, current, now, self.switch))
+        logger.info("%s", report.start_up(config, current, now))
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self.async_mode:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from envmaintenance.fleet import ProcessReport
     from envmaintenance.follower import Rejection
     from envmaintenance.stores import Store
-    from envmaintenance.switch import Switch
     from envmaintenance.waiting import Confirmed, FleetBehind, Progress
 
 # A wait that fails names at most this many members; `processes` lists all.
@@ -74,13 +73,13 @@ def outcome(state: State, now: float, config: Config) -> str:
     )
 
 
-def start_up(config: Config, state: State, now: float, switch: Switch | None) -> str:
+def start_up(config: Config, state: State, now: float) -> str:
     """One line per process: what it believes, for whoever reads the logs."""
     following = (
         ""
-        if switch is None
-        else f"; following the switch at {switch.display} every {switch.interval} s"
-        f" (in force: the {state.source}"
+        if config.switch is None
+        else f"; following the switch at {config.switch.display} every "
+        f"{config.switch_interval_seconds} s (in force: the {state.source}"
         + (f", revision {state.revision})" if state.revision else ")")
     )
     window = state.window()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("contact", views.contact),
     path("pages/<path:slug>", views.page),
     path("slow/", views.slow),
+    path("stream/", views.stream),
     # A single-page app's fallback: every other path gets the app shell. Routes
     # like these are why a request is exempt only when its path is normal.
     re_path(r"^.*$", views.app_shell),

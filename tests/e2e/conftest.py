@@ -448,3 +448,18 @@ def load() -> Iterator[Callable[[Server], Load]]:
     yield start
     for generator in running:
         generator.finish()
+
+
+@pytest.fixture(scope="module")
+def module_redis_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RedisServer]:
+    """A redis-server that the tests of a module share, with the servers of
+    start_module_app: stopped when the module's last test ends."""
+    program = require("redis-server", "redis-server")
+    server = RedisServer(program, tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    if server.process is not None:
+        server.process.send_signal(signal.SIGCONT)
+    server.kill()

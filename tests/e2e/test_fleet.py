@@ -1,247 +1,449 @@
 """Knowing that the fleet has switched, with real servers: gunicorn with four
-workers and uvicorn with two following one Redis, a worker stopped or killed, a
-slow request admitted before the switch, Redis down, file switches, and five
-hundred simulated reporters against the real Redis."""
+workers and uvicorn with two following one Redis, shared by this module's tests;
+a test that stops, kills, cuts off or preloads a server starts one of its own
+beside them. Each figure the revisioned switch promises (blocked requests let in,
+the wait's exit status and time) is printed as a FIGURE line (pytest -s)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import signal
-import subprocess
-import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from envmaintenance import report
+from envmaintenance.documents import revision_of
+from envmaintenance.waiting import FleetBehind, wait_for_fleet
 from tests.e2e.conftest import RedisServer, Server, Start, request
-from tests.e2e.switching import BLOCKED, INTERVAL, converge, wait_for_workers
-from tests.e2e.test_switch_faults import workers_of
-from tests.processes import ROOT, sample_project_environment
+from tests.e2e.forwarder import Forwarder
+from tests.e2e.switching import (
+    BLOCKED,
+    INTERVAL,
+    Background,
+    command,
+    members,
+    members_by_pid,
+    reporting,
+    respawn_workers,
+    switch_store,
+    until,
+    wait_for_workers,
+    workers_of,
+    written_revision,
+)
+
+KEY = "envmaintenance:switch"
 
 
-def command(
-    *args: str, url: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """manage.py maintenance as an operator runs it, whatever its exit status."""
-    return subprocess.run(
-        [sys.executable, "sample_project/manage.py", "maintenance", *args],
-        cwd=ROOT,
-        env=sample_project_environment(switch_url=url, switch_interval=str(INTERVAL)),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+@dataclass
+class Fleet:
+    url: str
+    servers: list[Server]  # gunicorn, uvicorn
+    pids: set[int]  # every process that serves and reports
+
+
+@pytest.fixture(scope="module")
+def fleet(start_module_app: Start, module_redis_server: RedisServer) -> Fleet:
+    """gunicorn with 4 workers and uvicorn with 2, one Redis switch, all reporting."""
+    url = module_redis_server.url
+    servers, pids = [], set()
+    for kind, workers in (("gunicorn", 4), ("uvicorn", 2)):
+        server = start_module_app(
+            kind, workers=workers, switch_url=url, switch_interval=str(INTERVAL)
+        )
+        wait_for_workers(server, workers)
+        pids |= reporting(url, server, workers)
+        servers.append(server)
+    return Fleet(url, servers, pids)
+
+
+def start_beside(start_app: Start, url: str, **settings: Any) -> Server:
+    """One more gunicorn with 4 workers, of this test's own, on the fleet's switch
+    (or, with another URL, the same Redis another way)."""
+    return start_app(
+        "gunicorn",
+        workers=4,
+        switch_url=url,
+        switch_interval=str(INTERVAL),
+        **settings,
     )
 
 
-@pytest.fixture
-def fleet(start_app: Start, redis_server: RedisServer) -> list[Server]:
-    """gunicorn with 4 workers and uvicorn with 2, one Redis switch, all reporting."""
-    url = redis_server.url
-    servers = [
-        start_app(kind, workers=workers, switch_url=url, switch_interval=str(INTERVAL))
-        for kind, workers in (("gunicorn", 4), ("uvicorn", 2))
+def confirm(action: str, url: str) -> tuple[int, str]:
+    """``action --wait``, which must succeed: the revision written, and the output."""
+    result = command(action, "--wait", "30", url=url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return written_revision(result.stdout), result.stdout
+
+
+def all_confirmed(output: str, processes: int, revision: int) -> bool:
+    return (
+        f"All {processes} processes (every process seen in the last hour) serve "
+        f"revision {revision}" in output
+    )
+
+
+def confirmed_seconds(output: str) -> float:
+    found = re.search(r"; confirmed in ([0-9.]+) s\.", output)
+    assert found, output
+    return float(found[1])
+
+
+def let_in(server: Server, requests: int = 20) -> int:
+    """How many of ``requests`` from a blocked client were let in (not 503)."""
+    statuses = [
+        request(server.port, "/", source=BLOCKED).status for _ in range(requests)
     ]
-    for server, workers in zip(servers, (4, 2), strict=True):
-        wait_for_workers(server, workers)
-        for _ in range(50):  # every worker serves, so every reader has started
-            request(server.port, "/healthz", source=BLOCKED)
-    deadline = time.monotonic() + 20
-    while len(listed(url)) < 6:
-        assert time.monotonic() < deadline, listed(url)
-        time.sleep(0.1)
-    return servers
+    return sum(status != 503 for status in statuses)
 
 
-def listed(url: str) -> list[dict[str, object]]:
-    result = command("processes", "--json", url=url)
-    assert result.returncode == 0, result.stderr
-    return list(json.loads(result.stdout))
+def stored_revision(client: Any) -> int:
+    """The revision of the document in Redis, read straight from it."""
+    stored = client.get(KEY)
+    return revision_of(None if stored is None else stored.decode())
 
 
-def test_on_wait_confirms_every_worker(
-    fleet: list[Server], redis_server: RedisServer
-) -> None:
-    url = redis_server.url
+def named(pid: int, kind: str, why: str) -> re.Pattern[str]:
+    """A member named in a failed wait: '  host:pid (kind, id): why…'."""
+    return re.compile(rf"^  \S+:{pid} \({kind}, [0-9a-f]{{16}}\): {why}", re.M)
+
+
+def test_on_wait_confirms_every_worker(fleet: Fleet) -> None:
     started = time.monotonic()
-    result = command("on", "--wait", url=url)
+    result = command("on", "--wait", url=fleet.url)
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1].startswith("All 6 processes switched in ")
-    print(f"healthy: on --wait returned in {seconds:.2f} s")
-    rows = listed(url)
-    assert len(rows) == 6
-    assert {row["server"] for row in rows} == {"gunicorn", "uvicorn"}
-    assert {row["state"] for row in rows} == {"on"}
-    assert all(row["reporting"] for row in rows)
-    for server in fleet:
-        assert request(server.port, "/", source=BLOCKED).status == 503
-
-
-def test_a_stopped_worker_fails_the_wait_by_name(
-    fleet: list[Server], redis_server: RedisServer
-) -> None:
-    url = redis_server.url
-    stopped = workers_of(fleet[0])[0]
-    os.kill(stopped, signal.SIGSTOP)  # a debugger, a stuck GC
-    try:
-        time.sleep(INTERVAL * 4)  # long enough to fall silent
-        started = time.monotonic()
-        result = command("on", "--wait", "5", url=url)
-        seconds = time.monotonic() - started
-    finally:
-        os.kill(stopped, signal.SIGCONT)
+    revision = written_revision(result.stdout)
+    assert all_confirmed(result.stdout.splitlines()[-1], 6, revision)
     print(
-        f"one worker stopped: --wait 5 exited {result.returncode} after {seconds:.2f} s"
+        f"FIGURE healthy: on --wait exit 0, confirmed in "
+        f"{confirmed_seconds(result.stdout):.1f} s (the command: {seconds:.2f} s)"
     )
-    assert result.returncode == 1
-    assert f":{stopped} (gunicorn): not reporting" in result.stderr
-    again = command("on", "--wait", url=url)
-    assert again.returncode == 0, again.stdout + again.stderr
+    listing = json.loads(command("processes", "--json", url=fleet.url).stdout)
+    assert listing["unreadable"] == 0
+    rows = listing["processes"]
+    assert {row["pid"] for row in rows} == fleet.pids
+    assert {row["server"] for row in rows} == {"gunicorn", "uvicorn"}
+    assert {(row["revision"], row["state"], row["silent"]) for row in rows} == {
+        (revision, "on", False)
+    }
+    assert all(row["rejected"] is None for row in rows)
+    for server in fleet.servers:  # every worker has switched: not one lets anyone in
+        assert let_in(server) == 0
 
 
-def test_wait_drains_a_request_admitted_before_the_switch(
-    fleet: list[Server], redis_server: RedisServer
-) -> None:
-    url = redis_server.url
+def test_wait_drains_a_request_admitted_before_the_switch(fleet: Fleet) -> None:
+    confirm("off", fleet.url)
     slow: dict[str, float] = {}
 
     def write_slowly() -> None:
-        answer = request(fleet[0].port, "/slow/?seconds=3", source=BLOCKED)
+        answer = request(fleet.servers[0].port, "/slow/?seconds=3", source=BLOCKED)
         slow["status"], slow["done"] = answer.status, time.monotonic()
 
     writer = threading.Thread(target=write_slowly)
     writer.start()
-    time.sleep(0.5)  # admitted while maintenance is off
+    # Admitted while maintenance is off: the command takes longer than this to
+    # start, and the workers up to an interval more to switch.
+    time.sleep(0.5)
     started = time.monotonic()
-    result = command("on", "--wait", url=url)
+    result = command("on", "--wait", url=fleet.url)
     returned = time.monotonic()
     writer.join(10)
     assert result.returncode == 0, result.stdout + result.stderr
     assert slow["status"] == 200  # it was let in, and finished
     assert returned >= slow["done"]  # the wait outlasted it
-    assert "after 1 requests from before it finished" in result.stdout
+    assert "after 1 request from before it finished" in result.stdout
     print(f"slow request: on --wait returned after {returned - started:.2f} s")
 
 
-def test_a_killed_worker_is_named_until_its_report_expires(
-    fleet: list[Server], redis_server: RedisServer
+@dataclass
+class Stream:
+    """A streaming response read line by line, in a thread of its own."""
+
+    port: int | Path
+    path: str
+    status: int = 0
+    lines: list[str] = field(default_factory=list)
+    ended: float = 0.0
+    started: threading.Event = field(default_factory=threading.Event)
+
+    def open(self) -> Stream:
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+        assert self.started.wait(30), "the stream never started"
+        return self
+
+    def read(self) -> None:
+        assert isinstance(self.port, int)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(BLOCKED, 0)
+        )
+        try:
+            connection.request("GET", self.path)
+            answer = connection.getresponse()
+            self.status = answer.status
+            self.started.set()
+            while line := answer.readline():
+                self.lines.append(line.decode())
+            self.ended = time.monotonic()
+        finally:
+            self.started.set()
+            connection.close()
+
+
+def test_wait_returns_after_the_last_chunk_of_a_streaming_response(
+    fleet: Fleet,
 ) -> None:
-    url = redis_server.url
-    killed = workers_of(fleet[0])[0]
-    os.kill(killed, signal.SIGKILL)  # no clean exit: its report stays
-    deadline = time.monotonic() + 20
-    while killed in workers_of(fleet[0]) or len(workers_of(fleet[0])) < 4:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    for _ in range(50):
-        request(fleet[0].port, "/healthz", source=BLOCKED)  # the new one serves
-    time.sleep(INTERVAL * 4)
-    result = command("on", "--wait", "5", url=url)
-    assert result.returncode == 1
-    assert f":{killed} (gunicorn): not reporting" in result.stderr
-    rows = {row["pid"]: row for row in listed(url)}
-    assert rows[killed]["reporting"] is False
-    assert len(rows) == 7  # the dead one, and the six alive
-    alive = [row for row in rows.values() if row["reporting"]]
-    assert len(alive) == 6
-    assert {row["state"] for row in alive} == {"on"}  # the new worker switched too
-
-
-def test_redis_down_fails_the_wait_at_once_claiming_nothing(
-    fleet: list[Server], redis_server: RedisServer
-) -> None:
-    redis_server.kill()
-    started = time.monotonic()
-    result = command("on", "--wait", url=redis_server.url)
-    assert result.returncode != 0
-    assert "the switch was not changed: cannot write" in result.stderr
-    assert "switched" not in result.stdout
-    assert time.monotonic() - started < 10  # at once, not after the 60 s wait
-
-
-def test_a_clean_exit_removes_the_report(
-    fleet: list[Server], redis_server: RedisServer
-) -> None:
-    fleet[0].stop()  # gunicorn, SIGTERM: its four workers exit cleanly
-    rows = listed(redis_server.url)
-    assert [row["server"] for row in rows] == ["uvicorn", "uvicorn"]
-    assert command("on", "--wait", url=redis_server.url).returncode == 0
-
-
-def test_a_file_switch_confirms_two_servers(start_app: Start, tmp_path: Path) -> None:
-    url = f"file://{tmp_path}/switch"
-    servers = [
-        start_app("gunicorn", workers=1, switch_url=url, switch_interval=str(INTERVAL))
-        for _ in range(2)
+    confirm("off", fleet.url)
+    # Long enough to outlast the command's start and the workers' switch.
+    streams = [
+        Stream(server.port, "/stream/?seconds=6").open() for server in fleet.servers
     ]
-    for server in servers:
-        request(server.port, "/healthz", source=BLOCKED)
-    result = command("on", "--wait", "20", url=url)
+    started = time.monotonic()
+    result = command("on", "--wait", url=fleet.url)
+    returned = time.monotonic()
+    for stream in streams:
+        stream.thread.join(30)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All 2 processes switched" in result.stdout
-    for server in servers:
-        converge(server, 503)
-
-
-def test_a_file_switch_that_cannot_hold_reports_cannot_confirm(
-    start_app: Start, tmp_path: Path
-) -> None:
-    """A ConfigMap volume is read-only: here the reports' directory cannot be
-    made (a file stands where it would), with the same effect."""
-    (tmp_path / "switch.processes").write_text("")
-    url = f"file://{tmp_path}/switch"
-    start_app("gunicorn", workers=1, switch_url=url, switch_interval=str(INTERVAL))
-    result = command("on", "--wait", url=url)
-    assert result.returncode != 0
-    assert "cannot confirm" in result.stderr
-    assert (tmp_path / "switch").read_text().startswith("MAINTENANCE_MODE=1")
-
-
-def reporting(url: str, count: int, first_pid: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.reporters", url, str(count), str(first_pid)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    for stream in streams:
+        assert stream.status == 200  # let in while off
+        assert stream.lines[-1] == "chunk 6 of 6\n"  # streamed to its end
+        assert returned >= stream.ended  # and the wait outlasted its last chunk
+    assert "after 2 requests from before it finished" in result.stdout
+    print(
+        f"streaming responses (gunicorn and uvicorn): on --wait returned after "
+        f"{returned - started:.2f} s, {returned - max(s.ended for s in streams):.2f} s "
+        f"after the last chunk"
     )
-    assert process.stdout is not None
-    assert process.stdout.readline() == "reporting\n"
-    return process
 
 
-def test_five_hundred_reporters_on_one_redis(redis_server: RedisServer) -> None:
-    """Light processes whose reporters are exactly a web process's: four of 100,
-    one of 99 and one of a single reporter, which is then stopped."""
-    url = redis_server.url
-    sizes = [(100, 100_000), (100, 100_100), (100, 100_200), (100, 100_300)]
-    sizes += [(99, 100_400), (1, 100_499)]
-    processes = [reporting(url, count, first) for count, first in sizes]
+def test_a_half_second_redis_stall_during_the_wait_is_waited_out(
+    fleet: Fleet, module_redis_server: RedisServer
+) -> None:
+    confirm("off", fleet.url)
+    running = Background("on", "--wait", "10", url=fleet.url)
+    revision = running.written()
+    module_redis_server.pause()  # accepts connections, answers nothing
     try:
-        deadline = time.monotonic() + 60
-        while len(listed(url)) < 500:
-            assert time.monotonic() < deadline, len(listed(url))
-            time.sleep(0.5)
-        started = time.monotonic()
-        assert len(listed(url)) == 500
-        print(f"processes with 500 reporting: {time.monotonic() - started:.2f} s")
-        started = time.monotonic()
-        result = command("on", "--wait", "30", url=url)
-        seconds = time.monotonic() - started
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "All 500 processes switched" in result.stdout
-        print(f"500 reporters: on --wait confirmed in {seconds:.2f} s")
-        processes[-1].send_signal(signal.SIGSTOP)  # one reporter stops
-        time.sleep(INTERVAL * 4)
-        result = command("on", "--wait", "10", url=url)
-        assert result.returncode == 1
-        assert "1 of 500 processes are behind" in result.stderr
-        assert ":100499 (" in result.stderr
+        assert running.process.poll() is None  # the stall falls in the wait
+        time.sleep(0.5)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGCONT)
-            process.communicate(timeout=30)
+        module_redis_server.resume()
+    result = running.finish()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all_confirmed(result.stdout, 6, revision)
+    print(
+        f"FIGURE stall: Redis stopped 0.5 s during on --wait 10: exit "
+        f"{result.returncode}, confirmed in {confirmed_seconds(result.stdout):.1f} s"
+    )
+    for server in fleet.servers:
+        assert let_in(server) == 0
+
+
+def test_two_on_commands_racing_never_lose_a_write(
+    fleet: Fleet, module_redis_server: RedisServer
+) -> None:
+    """Each gets a revision of its own, or is refused naming the other; the
+    store's revision counts every write that said it succeeded."""
+    client = module_redis_server.client()
+    first = stored_revision(client)
+    written, refused = [], 0
+    for race in range(3):
+        names = (f"alice-{race}", f"bob-{race}")
+        racing = [Background("on", "--by", name, url=fleet.url) for name in names]
+        results = [running.finish() for running in racing]
+        for result, other in zip(results, reversed(names), strict=True):
+            if result.returncode == 0:
+                written.append(written_revision(result.stdout))
+                continue
+            refused += 1
+            assert result.returncode == 1, result.stderr
+            assert (
+                "Nothing was written: the switch changed while this command ran: "
+                "maintenance was switched on, revision " in result.stderr
+            )
+            assert f" by {other} at " in result.stderr  # names who did
+        assert any(result.returncode == 0 for result in results)
+    assert sorted(written) == list(range(first + 1, first + 1 + len(written)))
+    assert stored_revision(client) == first + len(written)
+    print(f"3 races of two 'on': {len(written)} written, {refused} refused, none lost")
+
+
+def test_a_document_no_process_can_parse_is_rejected_by_every_process(
+    fleet: Fleet, module_redis_server: RedisServer
+) -> None:
+    revision, _ = confirm("on", fleet.url)
+    bad = revision + 1
+    module_redis_server.client().set(KEY, f"REVISION={bad}\nMAINTENANCE_MODE=maybe\n")
+
+    def rejected_by_all() -> dict[int, dict[str, object]] | None:
+        rows = members_by_pid(fleet.url, fleet.pids)
+        refusals = [row["rejected"] for row in rows.values()]
+        every = len(rows) == 6 and all(r and r["revision"] == bad for r in refusals)
+        return rows if every else None
+
+    rows = until(rejected_by_all, f"every process rejecting revision {bad}")
+    errors = {row["rejected"]["error"] for row in rows.values()}  # type: ignore[index]
+    assert len(errors) == 1, errors
+    [error] = errors
+    assert "MAINTENANCE_MODE" in error  # the parser's own words name the line
+    assert {(row["revision"], row["state"]) for row in rows.values()} == {
+        (revision, "on")  # the last good state, kept
+    }
+    listing = json.loads(command("processes", "--json", url=fleet.url).stdout)
+    assert all(r["rejected"]["revision"] == bad for r in listing["processes"])
+    status = command(url=fleet.url)
+    assert status.returncode == 0, status.stderr
+    assert f"revision {bad}: {error}" in status.stdout
+    blocked_let_in = sum(let_in(server) for server in fleet.servers)
+    assert blocked_let_in == 0
+    # A wait for the revision every process rejected fails at once, quoting it.
+    started = time.monotonic()
+    with pytest.raises(FleetBehind) as failed:
+        wait_for_fleet(switch_store(fleet.url), bad, 10, 3600, revision_of)
+    seconds = time.monotonic() - started
+    said = report.behind(failed.value, bad, 10, time.time())
+    assert f"The switch was written (revision {bad}), but 6 processes rejected it:" in (
+        said
+    )
+    assert said.count(f"{error}; still serving revision {revision}") == 6
+    assert seconds < 10  # before the time ran out: at once
+    print(
+        f"FIGURE rejected document: {blocked_let_in} blocked requests let in; the "
+        f"wait for it failed in {seconds:.2f} s of 10"
+    )
+    after, _ = confirm("on", fleet.url)  # the next write goes above it
+    assert after == bad + 1
+    assert all(row["rejected"] is None for row in members(fleet.url))
+
+
+def test_a_stopped_worker_is_silent_and_fails_the_wait_by_name(
+    fleet: Fleet, start_app: Start
+) -> None:
+    beside = start_beside(start_app, fleet.url)
+    stopped = min(reporting(fleet.url, beside, 4))
+    os.kill(stopped, signal.SIGSTOP)  # a debugger, a stuck GC
+    try:
+        until(
+            lambda: members_by_pid(fleet.url, {stopped})[stopped]["silent"],
+            "the stopped worker reported silent",
+        )
+        started = time.monotonic()
+        result = command("on", "--wait", "5", url=fleet.url)
+        seconds = time.monotonic() - started
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    print(f"one worker stopped: --wait 5 exited {result.returncode} in {seconds:.2f} s")
+    assert result.returncode == 1
+    assert "but 1 of 10 processes are behind after 5 s:" in result.stderr
+    assert named(stopped, "gunicorn", r"silent since \d+ s ago").search(result.stderr)
+    revision, output = confirm("on", fleet.url)  # reporting again, it switches
+    assert all_confirmed(output, 10, revision)
+
+
+def test_a_killed_worker_is_removed_by_a_sibling_on_its_host(
+    fleet: Fleet, start_app: Start
+) -> None:
+    """kill -9 leaves the worker's report behind; gunicorn replaces the worker,
+    and a live process of the same host finds the pid gone and removes it."""
+    beside = start_beside(start_app, fleet.url)
+    reporting(fleet.url, beside, 4)
+    killed = workers_of(beside)[0]
+    [respawned] = respawn_workers(beside, 1)
+
+    def replaced() -> bool:
+        pids = {row["pid"] for row in members(fleet.url)}
+        return killed not in pids and respawned in pids
+
+    until(replaced, f"worker {killed} replaced by {respawned} in the reports")
+    listing = json.loads(command("processes", "--json", url=fleet.url).stdout)
+    assert {row["pid"] for row in listing["processes"]} == fleet.pids | set(
+        workers_of(beside)
+    )
+    revision, output = confirm("on", fleet.url)
+    assert all_confirmed(output, 10, revision)
+
+
+def test_a_clean_exit_removes_the_report(fleet: Fleet, start_app: Start) -> None:
+    beside = start_app(
+        "gunicorn", workers=2, switch_url=fleet.url, switch_interval=str(INTERVAL)
+    )
+    reporting(fleet.url, beside, 2)
+    beside.stop()  # SIGTERM: its workers exit cleanly, each removing itself
+    listing = json.loads(command("processes", "--json", url=fleet.url).stdout)
+    assert {row["pid"] for row in listing["processes"]} == fleet.pids
+    revision, output = confirm("on", fleet.url)
+    assert all_confirmed(output, 6, revision)
+
+
+def test_a_preloading_gunicorn_master_is_not_a_member(
+    fleet: Fleet, start_app: Start
+) -> None:
+    """--preload builds the middleware in the master, which then forks the
+    workers: it serves nothing, so no wait may wait for it."""
+    beside = start_beside(
+        start_app, fleet.url, environment={"GUNICORN_CMD_ARGS": "--preload"}
+    )
+    master = beside.process.pid
+    workers = reporting(fleet.url, beside, 4)
+    assert beside.log_text().count("following the switch at") == 1  # the master's
+    listing = json.loads(command("processes", "--json", url=fleet.url).stdout)
+    pids = {row["pid"] for row in listing["processes"]}
+    assert master not in pids
+    assert pids == fleet.pids | workers
+    revision, output = confirm("on", fleet.url)
+    assert all_confirmed(output, 10, revision)
+
+
+def test_a_partitioned_gunicorn_is_named_silent_until_it_is_back(
+    fleet: Fleet, module_redis_server: RedisServer, start_app: Start
+) -> None:
+    """One gunicorn reaches Redis through a forwarder, which is cut for longer
+    than three intervals: its workers keep serving what they had, so no wait may
+    say every process switched until they are back."""
+    forwarder = Forwarder(module_redis_server.port)
+    try:
+        confirm("off", fleet.url)
+        beside = start_beside(start_app, f"redis://127.0.0.1:{forwarder.port}/0")
+        cut_off = reporting(fleet.url, beside, 4)
+        forwarder.cut()
+        until(
+            lambda: all(
+                row["silent"] for row in members_by_pid(fleet.url, cut_off).values()
+            ),
+            "the cut-off workers reported silent",
+        )
+        started = time.monotonic()
+        result = command("on", "--wait", "10", url=fleet.url)
+        partitioned = time.monotonic() - started
+        assert result.returncode == 1, result.stdout
+        assert "but 4 of 10 processes are behind after 10 s:" in result.stderr
+        for pid in cut_off:
+            why = (
+                r"silent since \d+ s ago \(it last served revision \d+, maintenance off"
+            )
+            assert named(pid, "gunicorn", why).search(result.stderr)
+        assert not any(f":{pid} (" in result.stderr for pid in fleet.pids)
+        forwarder.restore()
+        started = time.monotonic()
+        revision, output = confirm("on", fleet.url)
+        restored = time.monotonic() - started
+        assert all_confirmed(output, 10, revision)
+        blocked_let_in = let_in(beside)
+        assert blocked_let_in == 0  # once confirmed, the cut-off one switched too
+    finally:
+        forwarder.close()
+    print(
+        f"FIGURE partition: on --wait 10 exit 1 after {partitioned:.2f} s naming the "
+        f"4 cut-off workers silent; restored, on --wait exit 0 in {restored:.2f} s "
+        f"(confirmed in {confirmed_seconds(output):.1f} s); {blocked_let_in} blocked "
+        f"requests let in after it"
+    )

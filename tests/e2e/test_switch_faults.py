@@ -6,7 +6,6 @@ no blocked client let in while the switch says on."""
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,26 +18,10 @@ from tests.e2e.switching import (
     Load,
     converge,
     maintenance,
+    respawn_workers,
     still,
     wait_for_workers,
 )
-
-
-def workers_of(server: Server) -> list[int]:
-    pid = server.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in children]
-
-
-def respawn_workers(server: Server, count: int) -> None:
-    """kill -9 ``count`` workers; return once gunicorn has replaced them."""
-    before = workers_of(server)
-    for pid in before[:count]:
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while len(set(workers_of(server)) - set(before)) < count:
-        assert time.monotonic() < deadline, server.log_text()
-        time.sleep(0.05)
 
 
 def switched_on(start_app: Start, url: str, **settings: str) -> Server:

@@ -13,12 +13,21 @@ __version__ = "0.1.0"
 __all__ = ["State", "current_state", "is_active"]
 
 
-def is_active() -> bool:
+def is_active(path: str | None = None, host: str | None = None) -> bool:
     """Whether maintenance is active now, exactly as the middleware judges it
-    (environment, window, runtime switch), for Celery tasks and cron jobs."""
+    (environment, window, runtime switch), for Celery tasks, cron jobs and
+    views. With a path and/or a host (``shop.example.com``), whether it stops
+    requests there: inside its scope, and not exempt."""
     from envmaintenance import state
+    from envmaintenance.access import gate, without_port
 
-    return current_state().is_active(state.clock())
+    current = current_state()
+    if not current.is_active(state.clock()):
+        return False
+    if path is None and host is None:
+        return True
+    name = None if host is None else without_port(host)
+    return gate().stops_at(current, path, name)
 
 
 def current_state() -> State:

@@ -14,16 +14,37 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import DisallowedHost
+
 from envmaintenance.bypass import Bypass
 from envmaintenance.client import ProxiedClient, remote_addr_key
-from envmaintenance.conf import Config
+from envmaintenance.conf import Config, get_config
 from envmaintenance.languages import routed_language_codes
 from envmaintenance.network import address_key, format_key
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseRedirect
 
+    from envmaintenance.state import State
+
 logger = logging.getLogger("envmaintenance")
+
+
+def request_host(request: HttpRequest) -> str | None:
+    """The host a request is for, as the site sees it (Django's get_host(),
+    X-Forwarded-Host where the site trusts it), without its port; None when it
+    cannot be told (no Host, one ALLOWED_HOSTS refuses)."""
+    try:
+        return without_port(request.get_host())
+    except DisallowedHost:
+        return None
+
+
+def without_port(host: str) -> str | None:
+    """shop.example.com:8000 -> shop.example.com; [::1]:8000 -> [::1]."""
+    if host.endswith("]") or ":" not in host:  # no port (an IPv6 literal's own)
+        return host or None
+    return host.rpartition(":")[0] or None
 
 
 class Pass(enum.Enum):
@@ -45,11 +66,9 @@ class Gate:
     callable, or None when it does not apply (benchmarks/ measures why)."""
 
     def __init__(self, config: Config) -> None:
-        self.in_scope = (
-            config.paths.with_languages(routed_language_codes()).covers
-            if config.paths
-            else None
-        )
+        self.config = config
+        # The codes i18n_patterns may put in front of a path (/de/checkout/).
+        self.languages = frozenset(code.lower() for code in routed_language_codes())
         self.is_exempt = config.exempt_paths.matches if config.exempt_paths else None
         self.client_key: Callable[[Mapping[str, Any]], int | None] = (
             ProxiedClient(config.trusted_proxies)
@@ -66,17 +85,13 @@ class Gate:
             else None
         )
 
-    def judge(
-        self, request: HttpRequest, read_only: bool
-    ) -> Pass | HttpResponseRedirect:
-        """How a request goes on while maintenance is active: untouched, let in
+    def judge(self, request: HttpRequest, state: State) -> Pass | HttpResponseRedirect:
+        """How a request goes on while ``state`` is active: untouched, let in
         privately, stopped, or (a bypass link) redirected with its cookie."""
-        path = request.path_info
-        if self.in_scope is not None and not self.in_scope(path):
+        host = request_host(request) if state.hosts else None
+        if not self.stops_at(state, request.path_info, host):
             return UNTOUCHED
-        if self.is_exempt is not None and self.is_exempt(path):
-            return UNTOUCHED
-        if read_only and request.method in READS:
+        if state.read_only and request.method in READS:
             if self.bypass is None:
                 return UNTOUCHED
             # Reads pass for everyone; a bypass link still trades for its
@@ -103,6 +118,17 @@ class Gate:
             )
         return STOPPED
 
+    def stops_at(self, state: State, path: str | None, host: str | None) -> bool:
+        """Whether ``state`` applies at this path and host: inside its scope,
+        and not exempt. None for either: any (a host that cannot be told is
+        inside, as a stop fails closed)."""
+        if path is not None:
+            if state.paths and not state.paths.covers(path, self.languages):
+                return False
+            if self.is_exempt is not None and self.is_exempt(path):
+                return False
+        return not state.hosts or state.hosts.covers(host)
+
     def network_for(self, address: str) -> str | None:
         """The allowlisted block that lets this address in, or None (`--ip`);
         ValueError when it is not one address."""
@@ -125,3 +151,15 @@ class Gate:
             "proxy in MAINTENANCE_TRUSTED_PROXIES.",
             meta.get("REMOTE_ADDR") or "none: a unix socket? use 'unix'",
         )
+
+
+_gate: Gate | None = None
+
+
+def gate() -> Gate:
+    """The process's gate, for the configuration in force (is_active(), tags)."""
+    global _gate
+    config = get_config()
+    if _gate is None or _gate.config is not config:
+        _gate = Gate(config)
+    return _gate

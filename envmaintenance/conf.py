@@ -25,7 +25,7 @@ from envmaintenance.parsers import DEFAULT_SWITCH_KEY
 # them from parsers and variables.
 from envmaintenance.parsers import forbidden_character as forbidden_character
 from envmaintenance.parsers import parse_moment as parse_moment
-from envmaintenance.paths import PathPrefixes, PathScope
+from envmaintenance.paths import PathPrefixes
 from envmaintenance.state import State
 from envmaintenance.stores import SwitchLocation
 from envmaintenance.variables import (
@@ -71,8 +71,8 @@ class Config:
     switch_cache: Path | None = None
     # With neither store nor cache at start-up: "environment" or "on".
     switch_unreadable: str = "environment"
-    # When set, maintenance applies only under these prefixes.
-    paths: PathScope = field(default_factory=PathScope)
+    # Under these prefixes the 503 is problem+json, whatever Accept says.
+    json_paths: PathPrefixes = field(default_factory=PathPrefixes)
     status_path: str | None = None
     # (language code, message) from MAINTENANCE_MESSAGE_<LANG>, sorted by code.
     messages: tuple[tuple[str, str], ...] = ()

@@ -78,6 +78,8 @@ class Document:
             ends_at=values.get("ends_at", environment.ends_at if borrow_end else None),
             message=values.get("message", environment.message),
             read_only=values.get("read_only", environment.read_only),
+            paths=values.get("paths", environment.paths),
+            hosts=values.get("hosts", environment.hosts),
             source="switch",
             notes=self.notes,
             revision=self.revision,

@@ -68,6 +68,11 @@ class Languages:
         """The served language that best matches an Accept-Language value."""
         return self._choose(first_entries(accept_language))
 
+    def match(self, code: str) -> str | None:
+        """The served language for a lower-case tag (a path prefix, a cookie),
+        or None."""
+        return self._match(code)
+
     def _negotiate(self, accept_language: str) -> str:
         examined = ",".join(accept_language.split(",")[:MAX_LANGUAGES_EXAMINED])
         for code, quality in parse_accept_lang_header(examined):

@@ -17,8 +17,9 @@ from envmaintenance.access import PRIVATE, STOPPED, UNTOUCHED, Gate, Pass
 from envmaintenance.conf import get_config
 from envmaintenance.inflight import Admitted, InFlight
 from envmaintenance.languages import served_languages
-from envmaintenance.responses import UnavailableResponses, status_response
+from envmaintenance.responses import UnavailableResponses
 from envmaintenance.state import State
+from envmaintenance.status import status_response
 from envmaintenance.switch import Switch, get_switch
 
 if TYPE_CHECKING:
@@ -119,11 +120,14 @@ class MaintenanceMiddleware:
         # (An enabled state is active: no call, on the path of every 503.)
         if not current.enabled and not current.is_active(now):
             return UNTOUCHED
-        verdict = self.gate.judge(request, current.read_only)
+        verdict = self.gate.judge(request, current)
         if verdict is not STOPPED:
             return verdict
-        retry_after = current.retry_after(now) if current.has_end else None
-        return self.answers(current).build(request, retry_after)
+        if not current.has_end:  # on the path of every 503: one attribute
+            return self.answers(current).build(request)
+        return self.answers(current).build(
+            request, current.retry_after(now), overdue=current.is_overdue(now)
+        )
 
     def answers(
         self, current: State, *, starting: bool = False

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.utils.dateparse import parse_datetime
 
 from envmaintenance.client import TrustedProxies
+from envmaintenance.hosts import HostScope, parse_host
 from envmaintenance.network import InvalidNetwork, NetworkSet, parse_network
 from envmaintenance.paths import (
     PathPrefixes,
@@ -210,6 +211,10 @@ def parse_path_prefixes(raw: str) -> PathPrefixes:
 def parse_scope(raw: str) -> PathScope:
     """Prefixes as written: a trailing slash marks a segment boundary."""
     return PathScope(validate_path_prefix(entry) for entry in _split(raw))
+
+
+def parse_hosts(raw: str) -> HostScope:
+    return HostScope(parse_host(entry) for entry in _split(raw))
 
 
 def parse_status_path(raw: str) -> str | None:

@@ -95,17 +95,14 @@ class PathScope:
     is inside.
     """
 
-    __slots__ = ("_bare", "_languages", "prefixes")
+    __slots__ = ("_bare", "prefixes")
 
-    def __init__(
-        self, prefixes: Iterable[str] = (), languages: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, prefixes: Iterable[str] = ()) -> None:
         self.prefixes = tuple(dict.fromkeys(prefixes))
         # /api/ covers /api itself too.
         self._bare = frozenset(
             p[:-1] for p in self.prefixes if p != "/" and p[-1] == "/"
         )
-        self._languages = frozenset(code.lower() for code in languages)
 
     def __bool__(self) -> bool:
         return bool(self.prefixes)
@@ -114,26 +111,21 @@ class PathScope:
         return f"PathScope({list(self.prefixes)})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PathScope) and (self.prefixes, self._languages) == (
-            other.prefixes,
-            other._languages,
-        )
+        return isinstance(other, PathScope) and self.prefixes == other.prefixes
 
     def __hash__(self) -> int:
         return hash(self.prefixes)
 
-    def with_languages(self, languages: Iterable[str]) -> PathScope:
-        """The same scope, also judging paths without a leading language code."""
-        return PathScope(self.prefixes, languages)
-
-    def covers(self, path: str) -> bool:
+    def covers(self, path: str, languages: frozenset[str] = frozenset()) -> bool:
+        """Whether ``path`` is inside; ``languages``: the lower-case codes the
+        site's i18n_patterns may put in front of a path."""
         if self._starts_inside(path) or not is_normal_path(path):
             return True
-        if self._languages:
+        if languages:
             # /de/checkout/, /pt-BR/checkout/: i18n_patterns route them to the view
             # /checkout/ reaches (LocaleMiddleware reads the code in any case).
             code, slash, rest = path[1:].partition("/")
-            if slash and code.lower() in self._languages:
+            if slash and code.lower() in languages:
                 return self._starts_inside("/" + rest)
         return False
 

@@ -29,13 +29,14 @@ def change(state: State, now: float) -> str:
         what = f"handed back to the environment (maintenance {described} there)"
     elif described == "on":
         ends = state.ends_at
-        what = "switched on" + ("" if ends is None else f" until {ends.isoformat()}")
+        what = "switched on" + state.scope()
+        what += "" if ends is None else f" until {ends.isoformat()}"
         if state.read_only:
             what += " (read-only: only writes are stopped)"
     elif described == "off":
         what = "switched off"
     else:
-        what = f"{described} ({state.window()})"
+        what = f"{described}{state.scope()} ({state.window()})"
     revision = f", revision {state.revision}" if state.revision else ""
     return f"{what}{revision}{state.signed()}"
 
@@ -84,7 +85,8 @@ def start_up(config: Config, state: State, now: float) -> str:
     )
     window = state.window()
     return (
-        f"Maintenance {state.describe(now)}: {len(config.allowed_networks)} allowed "
+        f"Maintenance {state.describe(now)}{state.scope()}: "
+        f"{len(config.allowed_networks)} allowed "
         f"networks, {len(config.trusted_proxies.entries())} trusted proxies, "
         f"{len(config.exempt_paths.prefixes)} exempt paths, Retry-After "
         f"{state.retry_after(now)} s"

@@ -8,8 +8,9 @@ import json
 import logging
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils import translation
@@ -32,6 +33,8 @@ READ_ONLY_NOTICE = gettext_noop(
     "The site is read-only for now: you can look around, but changes are paused "
     "during maintenance."
 )
+# Past the announced end, and still on: said instead of a time in the past.
+OVERDUE_NOTICE = gettext_noop("This is taking longer than planned.")
 _OFFERED = (HTML, PROBLEM_JSON, "application/json", TEXT)
 _TEMPLATE_DIR = Path(__file__).parent / "templates"
 _LIBRARIES = {"i18n": "django.templatetags.i18n"}
@@ -108,16 +111,23 @@ def message_for(config: Config, state: State, language: str) -> str:
 
 
 def render_page(
-    config: Config, state: State, language: str, *, site_template: bool = True
+    config: Config,
+    state: State,
+    language: str,
+    *,
+    site_template: bool = True,
+    overdue: bool = False,
 ) -> str:
     """Render the HTML page in a language; a site's own template takes precedence
-    (unless ``site_template=False``: ours alone, which always renders)."""
+    (unless ``site_template=False``: ours alone, which always renders).
+    ``overdue``: past the announced end, the page says so and promises no time."""
     with translation.override(language):
         context = {
             "message": message_for(config, state, language),
             "retry_after": state.default_retry_after,
             "retry_after_text": humanise_seconds(state.default_retry_after),
-            "ends_at": state.ends_at,
+            "ends_at": None if overdue else state.ends_at,
+            "overdue": overdue,
             "read_only": state.read_only,
             "read_only_notice": gettext(READ_ONLY_NOTICE),
         }
@@ -139,13 +149,18 @@ def render_page(
 
 
 def render_bodies(
-    config: Config, state: State, language: str, *, site_template: bool = True
+    config: Config,
+    state: State,
+    language: str,
+    *,
+    site_template: bool = True,
+    overdue: bool = False,
 ) -> dict[str, bytes]:
     """The HTML, problem+json and plain-text bodies in a language."""
     with translation.override(language):
-        message = message_for(config, state, language)
-        detail = (
-            f"{gettext(READ_ONLY_NOTICE)} {message}" if state.read_only else message
+        notices = [READ_ONLY_NOTICE] * state.read_only + [OVERDUE_NOTICE] * overdue
+        detail = " ".join(
+            [*map(gettext, notices), message_for(config, state, language)]
         )
         problem: dict[str, object] = {
             "type": PROBLEM_TYPE,
@@ -154,16 +169,22 @@ def render_bodies(
             "detail": detail,
             "read_only": state.read_only,
         }
-    if state.ends_at:
+    if overdue:
+        problem["overdue"] = True
+    elif state.ends_at:
         problem["ends_at"] = state.ends_at.isoformat()
+    page = render_page(
+        config, state, language, site_template=site_template, overdue=overdue
+    )
     return {
-        HTML: render_page(
-            config, state, language, site_template=site_template
-        ).encode(),
+        HTML: page.encode(),
         PROBLEM_JSON: json.dumps(problem, ensure_ascii=False).encode(),
         TEXT: f"{detail}\n".encode(),
     }
 
+
+# One language's bodies and headers, by media type.
+Answers = dict[str, tuple[bytes, dict[str, str]]]
 
 _CONTENT_TYPES = {
     HTML: "text/html; charset=utf-8",
@@ -180,12 +201,14 @@ class UnavailableResponses:
     so a new middleware, neither pay for pages nor see them in
     ``response.templates``. At start-up (``strict``) a broken site template is an
     error naming the language; later (a new switch state, a page rendered on
-    demand) it is logged and our own template serves instead: never a 500.
+    demand) it is logged and our own template serves instead: never a 500. The
+    pages of an overdue maintenance are rendered the first time one is asked for.
     """
 
     __slots__ = (
         "_by_language",
         "_choose",
+        "_json_path",
         "_languages",
         "_messages",
         "_strict",
@@ -207,18 +230,26 @@ class UnavailableResponses:
         self._strict = strict
         self._languages = languages
         self._choose = languages.choose if languages.negotiated else None
+        self._json_path = config.json_paths.matches if config.json_paths else None
         self._messages: dict[str, str] = {}
         for language in languages.codes:
             with translation.override(language):
                 self._messages[language] = message_for(config, state, language)
-        self._by_language: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
+        self._by_language: dict[tuple[str, bool], Answers] = {}
         if rendered:
             for language in languages.codes:
-                self._render(language)
+                self._render(language, overdue=False)
 
-    def _render(self, language: str) -> dict[str, tuple[bytes, dict[str, str]]]:
+    def _render(self, language: str, *, overdue: bool) -> Answers:
+        if overdue and not any(key[1] for key in self._by_language):
+            logger.warning(
+                "Maintenance is taking longer than expected: it was to end at %s "
+                "(revision %d), and it is still on",
+                self.state.ends_at.isoformat() if self.state.ends_at else "?",
+                self.state.revision,
+            )
         vary = "Accept, Accept-Language" if self._languages.negotiated else "Accept"
-        by_media = self._by_language[language] = {
+        answers = self._by_language[language, overdue] = {
             media_type: (
                 body,
                 {
@@ -231,23 +262,36 @@ class UnavailableResponses:
                     "Vary": vary,
                 },
             )
-            for media_type, body in self._bodies(language).items()
+            for media_type, body in self._bodies(language, overdue).items()
         }
-        return by_media
+        return answers
 
-    def _bodies(self, language: str) -> dict[str, bytes]:
+    def _bodies(self, language: str, overdue: bool) -> dict[str, bytes]:
+        config, state = self.config, self.state
         try:
-            return render_bodies(self.config, self.state, language)
+            return render_bodies(config, state, language, overdue=overdue)
         except ImproperlyConfigured:
             if self._strict:
                 raise
             logger.exception("Maintenance: serving the built-in page instead")
-            return render_bodies(self.config, self.state, language, site_template=False)
+            return render_bodies(
+                config, state, language, site_template=False, overdue=overdue
+            )
 
     def language(self, request: HttpRequest) -> str:
-        """The language served to this request."""
+        """The language served to this request, as the site sees it: the
+        i18n_patterns prefix of its path, Django's language cookie, then
+        Accept-Language; each only where the page speaks it."""
         if self._choose is None:
             return self._languages.fallback
+        code, slash, _rest = request.path_info[1:].partition("/")
+        if slash and (chosen := self._languages.match(code.lower())) is not None:
+            return chosen
+        name = settings.LANGUAGE_COOKIE_NAME
+        if name in request.META.get("HTTP_COOKIE", ""):
+            cookie = request.COOKIES.get(name, "")
+            if (chosen := self._languages.match(cookie.lower()[:16])) is not None:
+                return chosen
         return self._choose(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
 
     def message(self, language: str) -> str:
@@ -259,16 +303,23 @@ class UnavailableResponses:
         return self._languages.negotiated
 
     def build(
-        self, request: HttpRequest, retry_after_seconds: int | None = None
+        self,
+        request: HttpRequest,
+        retry_after_seconds: int | None = None,
+        *,
+        overdue: bool = False,
     ) -> HttpResponse:
         """The 503 for this request; a scheduled end overrides Retry-After."""
         language = self.language(request)
         try:
-            by_media = self._by_language[language]
+            answers = self._by_language[language, overdue]
         except KeyError:  # not rendered up front
-            by_media = self._render(language)
-        accept = request.META.get("HTTP_ACCEPT", "*/*")
-        body, headers = by_media[preferred_media_type(accept)]
+            answers = self._render(language, overdue=overdue)
+        if self._json_path is not None and self._json_path(request.path_info):
+            media_type = PROBLEM_JSON  # MAINTENANCE_JSON_PATHS: whatever Accept says
+        else:
+            media_type = preferred_media_type(request.META.get("HTTP_ACCEPT", "*/*"))
+        body, headers = answers[media_type]
         if retry_after_seconds is not None:
             headers = {**headers, "Retry-After": str(retry_after_seconds)}
         # RFC 9110 §9.3.2: HEAD gets the GET's headers, Content-Length included,
@@ -281,47 +332,3 @@ class UnavailableResponses:
         # the matrix (test_blocked_request_is_not_logged_by_django).
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
-
-
-# The status endpoint reads; OPTIONS is the CORS preflight of a status page.
-STATUS_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def status_response(
-    responses: UnavailableResponses, now: float, request: HttpRequest
-) -> HttpResponse:
-    """MAINTENANCE_STATUS_PATH: the state in force, for monitors and status pages.
-
-    From memory, for everyone, on or off; never the allowlist or the token. Only
-    the message follows the visitor's language; the fields a machine reads do not.
-    """
-    if request.method not in STATUS_METHODS:
-        return HttpResponseNotAllowed(STATUS_METHODS, headers=_STATUS_HEADERS)
-    if request.method == "OPTIONS":
-        return HttpResponse(status=204, headers=_PREFLIGHT_HEADERS)
-    language = responses.language(request)
-    fields = responses.state.as_json(now)
-    fields["message"] = responses.message(language)
-    body = json.dumps(fields, ensure_ascii=False).encode()
-    headers = {
-        **_STATUS_HEADERS,
-        "Content-Type": "application/json",
-        "Content-Length": str(len(body)),
-        "Content-Language": language,
-    }
-    if responses.negotiated:
-        headers["Vary"] = "Accept-Language"
-    return HttpResponse(b"" if request.method == "HEAD" else body, headers=headers)
-
-
-_STATUS_HEADERS = {
-    "Cache-Control": "no-store",
-    # Status pages on other origins read it (no credentials involved).
-    "Access-Control-Allow-Origin": "*",
-}
-_PREFLIGHT_HEADERS = {
-    **_STATUS_HEADERS,
-    "Allow": ", ".join(STATUS_METHODS),
-    "Access-Control-Allow-Methods": ", ".join(STATUS_METHODS),
-    "Access-Control-Max-Age": "86400",
-}

@@ -13,6 +13,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from envmaintenance.hosts import HostScope
+from envmaintenance.paths import PathScope
+
 # The one seam tests replace to move time; per request it is a single call.
 clock = time.time
 
@@ -47,6 +50,9 @@ class State:
     ends_at: datetime | None = None
     message: str = DEFAULT_MESSAGE
     read_only: bool = False  # only writes are stopped
+    # Where it applies (MAINTENANCE_PATHS, MAINTENANCE_HOSTS): empty, everywhere.
+    paths: PathScope = field(default_factory=PathScope)
+    hosts: HostScope = field(default_factory=HostScope)
     # MAINTENANCE_RETRY_AFTER: the wait a 503 asks for when no end is announced.
     default_retry_after: int = DEFAULT_RETRY_AFTER_SECONDS
     source: str = "environment"  # or "switch"
@@ -102,6 +108,11 @@ class State:
             return min(math.ceil(self._ends - now), MAX_RETRY_AFTER_SECONDS)
         return self.default_retry_after
 
+    def is_overdue(self, now: float) -> bool:
+        """On past the end it announced (`--for`, `--until`, MAINTENANCE_ENDS_AT
+        with MAINTENANCE_MODE=1): later than expected, and still on."""
+        return self.enabled and self._ends is not None and now >= self._ends
+
     def describe(self, now: float) -> str:
         """on / scheduled / upcoming / off, as logs and the command say it."""
         if self.enabled:
@@ -120,6 +131,12 @@ class State:
         ends = "no end set" if self.ends_at is None else self.ends_at.isoformat()
         return f"{starts} → {ends}"
 
+    def scope(self) -> str:
+        """' on /checkout, /basket of shop.example.com', or '' for the whole site."""
+        paths = f" on {', '.join(self.paths.prefixes)}" if self.paths else ""
+        hosts = f" of {', '.join(self.hosts.hosts)}" if self.hosts else ""
+        return paths + hosts
+
     def signed(self) -> str:
         """' by alice (reason: db upgrade)', as far as the notes tell."""
         by = f" by {self.notes['SET_BY']}" if "SET_BY" in self.notes else ""
@@ -133,10 +150,15 @@ class State:
         ``retry_after_default`` is the configured delay beside it.
         """
         active = self.is_active(now)
+        overdue = self.is_overdue(now)
         return {
             "state": self.describe(now),
             "active": active,
             "read_only": self.read_only,
+            "paths": list(self.paths.prefixes),
+            "hosts": list(self.hosts.hosts),
+            "overdue": overdue,
+            "overdue_since": _moment(self.ends_at) if overdue else None,
             "starts_at": _moment(self.starts_at),
             "ends_at": _moment(self.ends_at),
             "retry_after": self.retry_after(now) if active else None,

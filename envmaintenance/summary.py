@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from django.utils.dateparse import parse_datetime
+
 from envmaintenance.report import moment
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ def settings(config: Config) -> dict[str, Any]:
         "allowed_networks": list(config.allowed_networks.cidrs),
         "trusted_proxies": config.trusted_proxies.entries(),
         "exempt_paths": list(config.exempt_paths.prefixes),
-        "maintenance_paths": list(config.paths.prefixes),
+        "json_paths": list(config.json_paths.prefixes),
         "status_path": config.status_path,
         "bypass_token_set": config.bypass_token is not None,
         "bypass_max_age": config.bypass_max_age_seconds,
@@ -61,16 +63,42 @@ def _switch(switch: Switch, store: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def summary_lines(summary: dict[str, Any], state: State) -> list[str]:
+def summary_lines(summary: dict[str, Any], state: State, now: float) -> list[str]:
     """The same summary as label/value lines for a person."""
     rows = _state_rows(summary, state) + _switch_rows(summary["switch"], summary)
+    warning = long_running(state, now)
+    if warning is not None:
+        rows.insert(1, ("WARNING", warning))
     return [f"{label + ':':<18}{value}" for label, value in rows]
+
+
+def long_running(state: State, now: float) -> str | None:
+    """A maintenance on for more than a day: search engines treat a long 503 as
+    a site gone. Since the window's start, or the switch's SET_AT."""
+    try:  # SET_AT is a note: written by hand, it may be anything
+        since = state.starts_at or parse_datetime(state.notes.get("SET_AT", ""))
+    except ValueError:
+        since = None
+    if since is None or since.utcoffset() is None or not state.is_active(now):
+        return None
+    days = (now - since.timestamp()) / 86400
+    if days <= 1:
+        return None
+    return (
+        f"maintenance has been on for {days:.1f} days (since {since.isoformat()}): "
+        f"search engines treat a 503 that lasts days as a site gone, and drop its "
+        f"pages"
+    )
 
 
 def _state_rows(summary: dict[str, Any], state: State) -> list[tuple[str, str]]:
     settings = summary["settings"]
     read_only = ", read-only: only writes are stopped" if summary["read_only"] else ""
     revision = f", revision {summary['revision']}" if summary["revision"] else ""
+    if summary["overdue"]:
+        read_only += (
+            f", OVERDUE since {summary['overdue_since']}: taking longer than expected"
+        )
     retry_after = (
         f"{summary['retry_after']} s"
         if summary["active"]
@@ -87,17 +115,26 @@ def _state_rows(summary: dict[str, Any], state: State) -> list[tuple[str, str]]:
             f"{summary['state']}{read_only} "
             f"(decided by the {summary['source']}{revision})",
         ),
-        ("Applies to", ", ".join(settings["maintenance_paths"]) or "the whole site"),
+        ("Applies to", applies_to(summary)),
         ("Window", state.window() or "none"),
         ("Retry-After", retry_after),
         ("Allowed networks", ", ".join(settings["allowed_networks"]) or "none"),
         ("Trusted proxies", ", ".join(settings["trusted_proxies"]) or "none"),
         ("Exempt paths", ", ".join(settings["exempt_paths"]) or "none"),
+        ("JSON paths", ", ".join(settings["json_paths"]) or "none"),
         ("Status path", settings["status_path"] or "none"),
         ("Bypass token", bypass),
         ("Message", summary["message"]),
         *[(f"Message ({code})", text) for code, text in settings["messages"].items()],
     ]
+
+
+def applies_to(fields: dict[str, Any]) -> str:
+    """The scope of a state's JSON in words."""
+    paths, hosts = ", ".join(fields["paths"]), ", ".join(fields["hosts"])
+    if paths and hosts:
+        return f"{paths} of {hosts}"
+    return paths or (f"every path of {hosts}" if hosts else "the whole site")
 
 
 def _switch_rows(

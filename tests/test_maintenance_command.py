@@ -49,6 +49,7 @@ def test_summary_of_a_full_configuration(
         "Allowed networks: 10.0.0.0/24, 2001:db8::/32",
         "Trusted proxies:  172.18.0.0/16",
         "Exempt paths:     /healthz, /static",
+        "JSON paths:       none",
         "Status path:      none",
         "Bypass token:     set (cookies last 43200 s)",
         "Message:          Upgrading",
@@ -94,6 +95,10 @@ def test_json_summary(maintenance_env: SetEnv) -> None:
         "state": "on",
         "active": True,
         "read_only": False,
+        "paths": [],
+        "hosts": [],
+        "overdue": False,
+        "overdue_since": None,
         "starts_at": None,
         "ends_at": None,
         "retry_after": 3600,
@@ -106,7 +111,7 @@ def test_json_summary(maintenance_env: SetEnv) -> None:
         "allowed_networks": ["10.0.0.1/32"],
         "trusted_proxies": [],
         "exempt_paths": [],
-        "maintenance_paths": [],
+        "json_paths": [],
         "status_path": None,
         "bypass_token_set": True,
         "bypass_max_age": 43200,
@@ -214,7 +219,7 @@ def test_status_says_read_only_where_and_the_status_path(
     assert "Status path:      /maintenance.json" in lines
     summary = json.loads(run("--json"))
     assert summary["read_only"] is True
-    assert summary["settings"]["maintenance_paths"] == ["/checkout"]
+    assert summary["paths"] == ["/checkout"]
     assert summary["settings"]["status_path"] == "/maintenance.json"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,9 @@ async def test_under_asgi_too(
 
 
 def test_every_body_is_translated_and_machine_fields_are_not(
-    maintenance_env: SetEnv, client: Client
+    maintenance_env: SetEnv, client: Client, frozen_clock: SetNow
 ) -> None:
+    frozen_clock(END - timedelta(hours=1))  # before the end it announces
     maintenance_env(mode="1", read_only="1", ends_at=END.isoformat())
     german = {"accept-language": "de"}
     problem = client.post("/", headers={"accept": "application/json", **german})
@@ -97,8 +98,9 @@ def test_every_body_is_translated_and_machine_fields_are_not(
 
 
 def test_the_end_is_written_the_language_way(
-    maintenance_env: SetEnv, client: Client
+    maintenance_env: SetEnv, client: Client, frozen_clock: SetNow
 ) -> None:
+    frozen_clock(END - timedelta(hours=1))
     maintenance_env(mode="1", ends_at=END.isoformat())
     expected = {
         "de": "Dienstag, 1. Dezember 2026, 23:00 UTC",

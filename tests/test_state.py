@@ -139,6 +139,10 @@ def test_one_json_shape_with_retry_after_null_while_inactive(
         "retry_after",
         "retry_after_default",
         "revision",
+        "paths",
+        "hosts",
+        "overdue",
+        "overdue_since",
         "message",
         "source",
     }

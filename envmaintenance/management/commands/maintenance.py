@@ -24,7 +24,12 @@ from envmaintenance.documents import InvalidDocument, parse_document, revision_o
 from envmaintenance.export import export_files
 from envmaintenance.fleet import read_fleet
 from envmaintenance.languages import served_languages
-from envmaintenance.parsers import forbidden_character, parse_moment
+from envmaintenance.parsers import (
+    forbidden_character,
+    parse_hosts,
+    parse_moment,
+    parse_scope,
+)
 from envmaintenance.stores import COMMAND_TIMEOUT_SECONDS, Store, StoreError, open_store
 from envmaintenance.summary import explained, summarise, summary_lines
 from envmaintenance.switch import Switch, cache_name, get_switch
@@ -98,6 +103,28 @@ def on_settings(options: dict[str, Any], now: datetime) -> dict[str, str]:
         values["MAINTENANCE_READ_ONLY"] = "1"
     if options["message"] is not None:
         values["MAINTENANCE_MESSAGE"] = options["message"]
+    values.update(scope_settings(options))
+    return values
+
+
+def scope_settings(options: dict[str, Any]) -> dict[str, str]:
+    """--paths and --hosts, checked by the variables' own parsers, written as
+    entries separated by commas."""
+    values = {}
+    for option, parse, prefixes in (
+        ("paths", parse_scope, "prefixes"),
+        ("hosts", parse_hosts, "hosts"),
+    ):
+        raw = options[option]
+        if raw is None:
+            continue
+        try:
+            entries = getattr(parse(raw), prefixes)
+        except ValueError as exc:
+            raise CommandError(f"--{option}: {exc}; nothing was written") from None
+        if not entries:
+            raise CommandError(f"--{option} names none; nothing was written")
+        values[f"MAINTENANCE_{option.upper()}"] = ",".join(entries)
     return values
 
 
@@ -166,7 +193,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(summary, indent=2))
             return
-        for line in summary_lines(summary, switch.state):
+        for line in summary_lines(summary, switch.state, state.clock()):
             self.stdout.write(line)
 
     def switch_to(self, config: Config, action: str, options: dict[str, Any]) -> None:
@@ -299,6 +326,16 @@ def add_actions(parser: CommandParser) -> None:
     when.add_argument("--until", metavar="ISO", help="expected end, with offset")
     when.add_argument("--for", metavar="DURATION", help="expected length: 30m, 2h")
     on.add_argument("--message", help="the text blocked visitors see")
+    on.add_argument(
+        "--paths",
+        metavar="PREFIXES",
+        help="only these path prefixes, comma-separated: /checkout,/basket",
+    )
+    on.add_argument(
+        "--hosts",
+        metavar="HOSTS",
+        help="only these hosts, comma-separated (.example.com: and subdomains)",
+    )
     on.add_argument(
         "--read-only",
         action="store_true",

@@ -158,7 +158,7 @@ def test_the_switch_command_the_demo_prints_switches_it_at_once(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "every process within 3 s, once the store is reachable" in result.stdout
+    assert "every process follows within 3 s once it can read file://" in result.stdout
     deadline = time.monotonic() + 15  # interval 2 s: a liveness bound, not a speed
     while request(port, "/", source="127.0.0.2").status != 503:
         assert time.monotonic() < deadline, "the demo did not follow its switch"

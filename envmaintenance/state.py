@@ -132,10 +132,11 @@ class State:
         return f"{starts} → {ends}"
 
     def scope(self) -> str:
-        """' on /checkout, /basket of shop.example.com', or '' for the whole site."""
-        paths = f" on {', '.join(self.paths.prefixes)}" if self.paths else ""
-        hosts = f" of {', '.join(self.hosts.hosts)}" if self.hosts else ""
-        return paths + hosts
+        """' for /checkout, /basket of shop.example.com', or '' for the whole site."""
+        paths, hosts = ", ".join(self.paths.prefixes), ", ".join(self.hosts.hosts)
+        if paths and hosts:
+            return f" for {paths} of {hosts}"
+        return f" for {paths or hosts}" if paths or hosts else ""
 
     def signed(self) -> str:
         """' by alice (reason: db upgrade)', as far as the notes tell."""

@@ -4,6 +4,7 @@ every answer, the fleet's reports, and waits for every worker to have switched."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -142,6 +143,21 @@ class Background:
             "".join(self.stdout),
             "".join(self.stderr),
         )
+
+
+def connected(pid: int, port: int) -> bool:
+    """Whether the process holds a TCP connection to 127.0.0.1:``port``."""
+    sockets = set()
+    with contextlib.suppress(OSError):  # it may have exited
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                sockets.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, inode = fields[2], fields[9]
+        if int(remote.split(":")[1], 16) == port and f"socket:[{inode}]" in sockets:
+            return True
+    return False
 
 
 def until(condition: Callable[[], T | None], what: str) -> T:

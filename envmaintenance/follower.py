@@ -89,12 +89,14 @@ class Follower:
             )
             return Outcome.KEPT
         self.trouble = None
+        # A good document at or above the rejected revision ends the refusal,
+        # also when it is the one in force (an in-place rewrite read half-way).
+        if self.rejected and (self.rejected.revision or 0) <= document.revision:
+            self.rejected = None
         if document.revision == self.state.revision and text == self.text:
             return Outcome.UNCHANGED
         self._apply(document.state(self.environment), text, now)
         self.seen = max(self.seen, document.revision)
-        if self.rejected and (self.rejected.revision or 0) <= document.revision:
-            self.rejected = None
         return Outcome.APPLIED
 
     def _no_document(self, highest_held: Callable[[], int | None]) -> Outcome:

@@ -159,7 +159,8 @@ def test_a_switch_file_rewritten_in_place_under_load_never_lets_anyone_in(
     start_app: Start, tmp_path: Path, load: Callable[[Server], Load]
 ) -> None:
     """An editor or a shell redirect truncates, then writes: a reader landing in
-    between finds an empty file, and must keep the state."""
+    between finds an empty file, and must keep the state (and, once it reads
+    the whole file again, no longer report the empty one as rejected)."""
     path = tmp_path / "switch"
     url = f"file://{path}"
     server = switched_on(start_app, url)
@@ -177,6 +178,14 @@ def test_a_switch_file_rewritten_in_place_under_load_never_lets_anyone_in(
     print(f"{rewrites} in-place rewrites: {dict(traffic.statuses)}")
     assert set(traffic.statuses) == {503}, traffic.statuses
     assert "the document is empty" in server.log_text()
+    # The file is whole again: no worker still reports rejecting the empty one.
+    until(
+        lambda: (
+            all(row["rejected"] is None for row in members(url))
+            and len(members(url)) == 4
+        ),
+        "every worker reporting no rejection",
+    )
 
 
 def test_gunicorn_preload_workers_each_read_the_switch(

@@ -364,10 +364,7 @@ def test_a_stopped_worker_is_silent_and_fails_the_wait_by_name(
     stopped = min(reporting(fleet.url, beside, 4))
     os.kill(stopped, signal.SIGSTOP)  # a debugger, a stuck GC
     try:
-        until(
-            lambda: members_by_pid(fleet.url, {stopped})[stopped]["silent"],
-            "the stopped worker reported silent",
-        )
+        # Its last report ages past three intervals while the command waits.
         started = time.monotonic()
         result = command("on", "--wait", "5", url=fleet.url)
         seconds = time.monotonic() - started
@@ -455,12 +452,7 @@ def test_a_partitioned_gunicorn_is_named_silent_until_it_is_back(
     cut_off = reporting(fleet.url, beside, 4)
     forwarder.cut()
     try:
-
-        def all_silent() -> bool:
-            rows = members_by_pid(fleet.url, cut_off).values()
-            return len(rows) == 4 and all(row["silent"] for row in rows)
-
-        until(all_silent, "the cut-off workers reported silent")
+        # Cut off for the whole wait: far longer than three intervals.
         started = time.monotonic()
         result = command("on", "--wait", "10", url=fleet.url)
         partitioned = time.monotonic() - started

@@ -90,16 +90,19 @@ def test_a_file_switch_that_cannot_hold_reports_cannot_confirm(
 
 
 def reporting(url: str, count: int, first_pid: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
+    """Reporters in a process of their own (started: ask reported() next)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "tests.e2e.reporters", url, str(count), str(first_pid)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def reported(process: subprocess.Popen[str]) -> None:
     assert process.stdout is not None
     assert process.stdout.readline() == "reporting\n"
-    return process
 
 
 def test_five_hundred_reporters_on_one_redis(redis_server: RedisServer) -> None:
@@ -110,6 +113,8 @@ def test_five_hundred_reporters_on_one_redis(redis_server: RedisServer) -> None:
     sizes += [(99, 100_400), (1, 100_499)]
     processes = [reporting(url, count, first) for count, first in sizes]
     try:
+        for process in processes:  # started together, waited for in turn
+            reported(process)
         until(lambda: len(members(url)) == 500, "500 reporters reporting")
         started = time.monotonic()
         listing = json.loads(command("processes", "--json", url=url).stdout)

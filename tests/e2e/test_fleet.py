@@ -370,7 +370,10 @@ def test_a_stopped_worker_is_silent_and_fails_the_wait_by_name(
         seconds = time.monotonic() - started
     finally:
         os.kill(stopped, signal.SIGCONT)
-    print(f"one worker stopped: --wait 5 exited {result.returncode} in {seconds:.2f} s")
+    print(
+        f"FIGURE one worker stopped: --wait 5 exit {result.returncode} "
+        f"in {seconds:.2f} s"
+    )
     assert result.returncode == 1
     assert "but 1 of 10 processes are behind after 5 s:" in result.stderr
     assert named(stopped, "gunicorn", r"silent since \d+ s ago").search(result.stderr)

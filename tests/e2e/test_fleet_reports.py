@@ -51,7 +51,7 @@ def test_a_store_error_while_waiting_is_retried_until_the_time_runs_out(
     )
     assert "nothing is known of the processes" in result.stderr
     assert waited >= 4.5  # asked again until the time ran out, not failed at once
-    print(f"Redis killed during on --wait 5: exit 1 after {waited:.2f} s")
+    print(f"FIGURE Redis killed during on --wait 5: exit 1 after {waited:.2f} s")
 
 
 def test_a_file_switch_confirms_two_servers(start_app: Start, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from envmaintenance.client import ProxiedClient, remote_addr_key
 from envmaintenance.conf import Config, get_config
 from envmaintenance.languages import routed_language_codes
 from envmaintenance.network import address_key, format_key
+from envmaintenance.passes import Passes
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseRedirect
@@ -47,8 +48,8 @@ def without_port(host: str) -> str | None:
     return host.rpartition(":")[0] or None
 
 
-class Pass(enum.Enum):
-    """How a request that is not stopped goes on."""
+class Verdict(enum.Enum):
+    """How a request goes on."""
 
     UNTOUCHED = enum.auto()  # outside the scope, exempt, or a read in read-only
     PRIVATE = enum.auto()  # let in during maintenance: no shared cache may keep it
@@ -56,7 +57,7 @@ class Pass(enum.Enum):
 
 
 # Module globals: per request, a global lookup costs a sixth of an enum attribute.
-UNTOUCHED, PRIVATE, STOPPED = Pass.UNTOUCHED, Pass.PRIVATE, Pass.STOPPED
+UNTOUCHED, PRIVATE, STOPPED = Verdict.UNTOUCHED, Verdict.PRIVATE, Verdict.STOPPED
 # Read-only maintenance stops writes; these methods only read (RFC 9110 §9.2.1).
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -84,31 +85,40 @@ class Gate:
             if config.bypass_token
             else None
         )
+        self.passes = Passes()
 
-    def judge(self, request: HttpRequest, state: State) -> Pass | HttpResponseRedirect:
+    def judge(
+        self, request: HttpRequest, state: State, now: float
+    ) -> Verdict | HttpResponseRedirect:
         """How a request goes on while ``state`` is active: untouched, let in
-        privately, stopped, or (a bypass link) redirected with its cookie."""
+        privately, stopped, or (a bypass or pass link) redirected with its
+        cookie."""
         host = request_host(request) if state.hosts else None
         if not self.stops_at(state, request.path_info, host):
             return UNTOUCHED
         if state.read_only and request.method in READS:
-            if self.bypass is None:
-                return UNTOUCHED
-            # Reads pass for everyone; a bypass link still trades for its
-            # cookie, so its holder can write too.
-            return self.bypass.redirect_with_cookie(request) or UNTOUCHED
+            # Reads pass for everyone; a link still trades for its cookie, so
+            # its holder can write too.
+            return self.trade_link(request, state, now) or UNTOUCHED
         meta = request.META
         if self.watching_for_proxies and "HTTP_X_FORWARDED_FOR" in meta:
             self.report_undeclared_proxy(meta)
         client = self.client_key(meta)
         if client is not None and self.is_allowed(client):
             return PRIVATE
-        if self.bypass is not None:
-            if self.bypass.has_valid_cookie(request):
-                return PRIVATE
-            redirect = self.bypass.redirect_with_cookie(request)
-            if redirect is not None:
-                return redirect
+        if self.bypass is not None and self.bypass.has_valid_cookie(request):
+            return PRIVATE
+        granted = self.passes.holder(request, state.revoked_passes, now)
+        if granted is not None:
+            logger.info(
+                "Maintenance: let in %s by a staff pass (%s)",
+                granted.holder,
+                granted.id,
+            )
+            return PRIVATE
+        redirect = self.trade_link(request, state, now)
+        if redirect is not None:
+            return redirect
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Maintenance: 503 for %s %r from %s",
@@ -117,6 +127,16 @@ class Gate:
                 "an unknown address" if client is None else format_key(client),
             )
         return STOPPED
+
+    def trade_link(
+        self, request: HttpRequest, state: State, now: float
+    ) -> HttpResponseRedirect | None:
+        """A bypass link or a staff pass link, traded for its cookie."""
+        if self.bypass is not None:
+            redirect = self.bypass.redirect_with_cookie(request)
+            if redirect is not None:
+                return redirect
+        return self.passes.redirect_with_cookie(request, state.revoked_passes, now)
 
     def stops_at(self, state: State, path: str | None, host: str | None) -> bool:
         """Whether ``state`` applies at this path and host: inside its scope,

@@ -35,28 +35,12 @@ class Bypass:
         return value is not None
 
     def redirect_with_cookie(self, request: HttpRequest) -> HttpResponseRedirect | None:
-        """For a request carrying the right token: back to its URL, minus the token.
-
-        Any other request keeps its 503: the query string is parsed only when
-        it names the parameter, and one Django refuses to parse (more fields
-        than DATA_UPLOAD_MAX_NUMBER_FIELDS) carries no token.
-        """
-        if PARAMETER not in request.META.get("QUERY_STRING", ""):
-            return None
-        try:
-            supplied = request.GET.get(PARAMETER)
-        except TooManyFieldsSent:
-            return None
+        """For a request carrying the right token: back to its URL, minus the
+        token, with the cookie. Any other request keeps its 503."""
+        supplied = link_value(request, PARAMETER)
         if supplied is None or not constant_time_compare(supplied, self._token):
             return None
-        query = request.GET.copy()
-        del query[PARAMETER]
-        # Percent-encoded and without a leading "//", so it stays on this site.
-        location = escape_leading_slashes(escape_uri_path(request.path))
-        if query:
-            location += "?" + query.urlencode()
-        response = HttpResponseRedirect(location)
-        response["Cache-Control"] = "no-store"
+        response = redirect_without(request, PARAMETER)
         response.set_signed_cookie(
             COOKIE_NAME,
             "1",
@@ -67,3 +51,28 @@ class Bypass:
             samesite="Lax",
         )
         return response
+
+
+def link_value(request: HttpRequest, parameter: str) -> str | None:
+    """A link's parameter, parsed only when the query string names it: one
+    Django refuses to parse (more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS)
+    carries none."""
+    if parameter not in request.META.get("QUERY_STRING", ""):
+        return None
+    try:
+        return request.GET.get(parameter)
+    except TooManyFieldsSent:
+        return None
+
+
+def redirect_without(request: HttpRequest, parameter: str) -> HttpResponseRedirect:
+    """Back to the request's URL, minus the parameter: percent-encoded and
+    without a leading "//", so it stays on this site; never cached."""
+    query = request.GET.copy()
+    del query[parameter]
+    location = escape_leading_slashes(escape_uri_path(request.path))
+    if query:
+        location += "?" + query.urlencode()
+    response = HttpResponseRedirect(location)
+    response["Cache-Control"] = "no-store"
+    return response

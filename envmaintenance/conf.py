@@ -71,6 +71,8 @@ class Config:
     switch_cache: Path | None = None
     # With neither store nor cache at start-up: "environment" or "on".
     switch_unreadable: str = "environment"
+    # Run after each event by the process that writes the switch.
+    switch_hook: tuple[str, ...] = ()
     # Under these prefixes the 503 is problem+json, whatever Accept says.
     json_paths: PathPrefixes = field(default_factory=PathPrefixes)
     status_path: str | None = None

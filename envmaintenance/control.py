@@ -9,16 +9,21 @@ above all of them, so every process takes it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from envmaintenance import history
 from envmaintenance.cache import SwitchCache
 from envmaintenance.documents import compose, parse_document, revision_of
+from envmaintenance.passes import parse_revocations
 from envmaintenance.state import State
 from envmaintenance.stores import Conflict, Store
 
 POLL_SECONDS = 0.2
+REVOKED = "MAINTENANCE_REVOKED_PASSES"
+_REVOKED_LINE = re.compile(rf"^[ \t]*{REVOKED}[ \t]*=(.*)$", re.MULTILINE)
 # A write that lost a race is tried again this often under --force.
 FORCE_ATTEMPTS = 5
 
@@ -96,14 +101,19 @@ def write(
     force: bool = False,
 ) -> State:
     """Write the next revision if the store still holds what was seen; Refused
-    otherwise (``force``: write above whatever it holds). Returns the state
+    otherwise (``force``: write above whatever it holds). The passes revoked so
+    far stay revoked. The write goes into the history with it. Returns the state
     every process will serve."""
+    now = time.time()
     for _attempt in range(FORCE_ATTEMPTS if force else 1):
-        text = compose(seen.highest + 1, settings, notes)
+        kept = revocations_in(seen.text, now)
+        written = {**({REVOKED: kept} if kept else {}), **settings}
+        text = compose(seen.highest + 1, written, notes)
         # Never write what no process could read.
         state = parse_document(text).state(environment)
+        entry = history.switched(state, now, dict(notes)).encode()
         try:
-            store.write(text, seen.text)
+            store.write(text, seen.text, entry=entry)
         except Conflict as exc:
             if not force:
                 raise Refused(exc.current) from None
@@ -111,3 +121,16 @@ def write(
             continue
         return state
     raise Refused(seen.text)
+
+
+def revocations_in(text: str | None, now: float) -> str:
+    """The passes a document revokes that have not expired, as it writes them:
+    read leniently, so that a write over a document that does not parse keeps
+    them revoked all the same."""
+    found = None if text is None else _REVOKED_LINE.search(text)
+    if found is None:
+        return ""
+    try:
+        return parse_revocations(found[1].strip()).written(now)
+    except ValueError:
+        return ""

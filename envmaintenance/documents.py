@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from envmaintenance.parsers import forbidden_character
+from envmaintenance.passes import Revocations
 from envmaintenance.state import State
 from envmaintenance.variables import FIELDS, NAMED
 
@@ -27,6 +28,7 @@ SWITCHED: dict[str, tuple[str, Callable[[str], Any]]] = {
     row.name: (row.field, row.parse) for row in NAMED.values() if row.switchable
 }
 MODE = FIELDS["enabled"].name
+REVOKED_PASSES = FIELDS["revoked_passes"].name
 REVISION = "REVISION"  # orders every write; obeyed, never shown as a setting
 NOTES = ("SET_BY", "SET_AT", "REASON")  # who, when and why: shown, never obeyed
 _NEVER_SWITCHED = set(NAMED) - set(SWITCHED)
@@ -68,7 +70,10 @@ class Document:
         values = self.values
         if "enabled" not in values:
             return dataclasses.replace(
-                environment, notes=self.notes, revision=self.revision
+                environment,
+                notes=self.notes,
+                revision=self.revision,
+                revoked_passes=self.revocations(environment),
             )
         borrow_end = values["enabled"] and "starts_at" not in values
         return dataclasses.replace(
@@ -80,10 +85,35 @@ class Document:
             read_only=values.get("read_only", environment.read_only),
             paths=values.get("paths", environment.paths),
             hosts=values.get("hosts", environment.hosts),
+            revoked_passes=self.revocations(environment),
             source="switch",
             notes=self.notes,
             revision=self.revision,
         )
+
+    def revocations(self, environment: State) -> Revocations:
+        """The passes revoked here and in the environment: revoking only adds."""
+        mine: Revocations = self.values.get("revoked_passes", Revocations())
+        return Revocations([*environment.revoked_passes.entries, *mine.entries])
+
+
+def settings_of(text: str | None) -> dict[str, str]:
+    """The settings a document writes, as written (no revision, notes or
+    revoked passes): what `maintenance run` puts back. {} when it does not
+    parse, or holds no mode."""
+    try:
+        document = parse_document(text or "")
+    except InvalidDocument:
+        return {}
+    if "enabled" not in document.values:
+        return {}
+    found = {}
+    for line in document.text.split("\n"):
+        name, equals, value = line.strip(" \t\r").partition("=")
+        name = name.strip(" \t")
+        if equals and name in SWITCHED and name != REVOKED_PASSES:
+            found[name] = value.strip(" \t")
+    return found
 
 
 def revision_of(text: str | None) -> int:

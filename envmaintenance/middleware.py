@@ -13,7 +13,7 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.utils.cache import patch_cache_control
 
 from envmaintenance import report, state
-from envmaintenance.access import PRIVATE, STOPPED, UNTOUCHED, Gate, Pass
+from envmaintenance.access import PRIVATE, STOPPED, UNTOUCHED, Gate, Verdict
 from envmaintenance.conf import get_config
 from envmaintenance.inflight import Admitted, InFlight
 from envmaintenance.languages import served_languages
@@ -108,7 +108,9 @@ class MaintenanceMiddleware:
             return self.environment
         return self.switch.current(state.clock())
 
-    def decide(self, request: HttpRequest, current: State) -> Pass | HttpResponseBase:
+    def decide(
+        self, request: HttpRequest, current: State
+    ) -> Verdict | HttpResponseBase:
         """The one decision path, sync and async alike: the status path, then
         nothing to judge while no maintenance is active, then the gate."""
         if request.path_info == self.status_path:
@@ -120,7 +122,7 @@ class MaintenanceMiddleware:
         # (An enabled state is active: no call, on the path of every 503.)
         if not current.enabled and not current.is_active(now):
             return UNTOUCHED
-        verdict = self.gate.judge(request, current)
+        verdict = self.gate.judge(request, current, now)
         if verdict is not STOPPED:
             return verdict
         if not current.has_end:  # on the path of every 503: one attribute

@@ -5,6 +5,7 @@ values with these same functions, so both accept exactly the same text."""
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import datetime
 from pathlib import Path
 
@@ -215,6 +216,14 @@ def parse_scope(raw: str) -> PathScope:
 
 def parse_hosts(raw: str) -> HostScope:
     return HostScope(parse_host(entry) for entry in _split(raw))
+
+
+def parse_command(raw: str) -> tuple[str, ...]:
+    """A command line, split as a POSIX shell would (no shell runs it)."""
+    try:
+        return tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ValueError(f"{raw!r} is not a command line: {exc}") from None
 
 
 def parse_status_path(raw: str) -> str | None:

@@ -4,10 +4,12 @@ reads the same in a process's log and in the command's answer."""
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envmaintenance.history import LOST, PASS_ISSUED, PASS_REVOKED, Entry
 from envmaintenance.state import State
 
 if TYPE_CHECKING:
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     from envmaintenance.control import Seen
     from envmaintenance.fleet import ProcessReport
     from envmaintenance.follower import Rejection
+    from envmaintenance.issuing import Issued
+    from envmaintenance.passes import Pass
     from envmaintenance.stores import Store
     from envmaintenance.waiting import Confirmed, FleetBehind, Progress
 
@@ -326,3 +330,102 @@ def exported(written: list[Path]) -> list[str]:
         "the server block that proxies to the app: nginx then serves the page "
         "when the app cannot answer, and passes every other answer untouched.",
     ]
+
+
+def how_it_ended(command: list[str], status: int) -> str:
+    """'migrate exited with status 3', 'migrate was stopped by SIGINT'."""
+    name = command[0]
+    if status > 128:
+        try:
+            signal_name = signal.Signals(status - 128).name
+        except ValueError:
+            signal_name = f"signal {status - 128}"
+        return f"{name} was stopped by {signal_name}"
+    return f"{name} exited with status {status}"
+
+
+def stays_on(written: State, why: str, previous: dict[str, str]) -> str:
+    """The one line `run` says when it leaves maintenance on."""
+    back = "off" if previous.get("MAINTENANCE_MODE") == "0" else "env"
+    if previous.get("MAINTENANCE_MODE") == "1":
+        back = "off"  # it was on before: say how to lift it all the same
+    return (
+        f"{why}: maintenance stays on (revision {written.revision}); lift it "
+        f"with: manage.py maintenance {back} --wait"
+    )
+
+
+def pass_issued(granted: Pass, token: str, url: str, recorded: bool) -> list[str]:
+    """A new pass: the link (the only place its token ever appears), until when,
+    and how to revoke it."""
+    joiner = "&" if "?" in url else "?"
+    expires = datetime.fromtimestamp(granted.expires, timezone.utc).isoformat()
+    revoke = (
+        f"Revoke it with: manage.py maintenance revoke {granted.id}"
+        if recorded
+        else "Without a switch it cannot be revoked before it expires (but by "
+        "rotating SECRET_KEY)."
+    )
+    return [
+        f"A pass for {granted.holder} (id {granted.id}), valid until {expires}. "
+        f"Following this link, on any URL of the site, lets its holder in:",
+        f"  {url}{joiner}maintenance_pass={token}",
+        revoke,
+    ]
+
+
+def pass_revoked(revoked: Issued) -> str:
+    holder = f" of {revoked.holder}" if revoked.holder else ""
+    return (
+        f"Revoked the pass {revoked.id}{holder}: every process refuses it at its "
+        f"next read of the switch."
+    )
+
+
+def pass_lines(found: list[Issued], now: float) -> list[str]:
+    if not found:
+        return ["No pass was issued (or the history holds none)."]
+    lines = []
+    for issued in found:
+        try:
+            expired = datetime.fromisoformat(issued.expires).timestamp() <= now
+        except ValueError:
+            expired = False
+        status = "revoked" if issued.revoked else ("expired" if expired else "valid")
+        lines.append(
+            f"{issued.id} {issued.holder}: {status} until {issued.expires}, issued "
+            f"by {issued.by or 'unknown'} at {issued.at}"
+        )
+    return lines
+
+
+def history_lines(entries: list[Entry], unreadable: int, lost: bool) -> list[str]:
+    """The history, newest first, a line an entry."""
+    lines = []
+    if lost:
+        lines.append(
+            "The store has LOST its document (flushed, evicted or failed over?): "
+            "what follows is what it still holds."
+        )
+    for entry in entries:
+        who = f" by {entry.by}" if entry.by else ""
+        why = f" (reason: {entry.reason})" if entry.reason else ""
+        lines.append(f"{entry.at} {_entry_words(entry)}{who} on {entry.host}{why}")
+    if not entries:
+        lines.append("The history is empty.")
+    return lines + _unreadable_lines(unreadable)
+
+
+def _entry_words(entry: Entry) -> str:
+    if entry.event == PASS_ISSUED:
+        return f"pass {entry.pass_id} issued to {entry.holder}, until {entry.expires}"
+    if entry.event == PASS_REVOKED:
+        return f"pass {entry.pass_id} of {entry.holder or 'unknown'} revoked"
+    if entry.event == LOST:
+        return f"the store had lost its document (revision {entry.revision} held)"
+    scope = (f" for {', '.join(entry.paths)}" if entry.paths else "") + (
+        f" of {', '.join(entry.hosts)}" if entry.hosts else ""
+    )
+    until = f" until {entry.ends_at}" if entry.ends_at else ""
+    read_only = " (read-only)" if entry.read_only else ""
+    return f"revision {entry.revision}: {entry.state}{read_only}{scope}{until}"

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from envmaintenance.hosts import HostScope
+from envmaintenance.passes import Revocations
 from envmaintenance.paths import PathScope
 
 # The one seam tests replace to move time; per request it is a single call.
@@ -53,6 +54,8 @@ class State:
     # Where it applies (MAINTENANCE_PATHS, MAINTENANCE_HOSTS): empty, everywhere.
     paths: PathScope = field(default_factory=PathScope)
     hosts: HostScope = field(default_factory=HostScope)
+    # Staff passes no longer valid (MAINTENANCE_REVOKED_PASSES): a way in closed.
+    revoked_passes: Revocations = field(default_factory=Revocations)
     # MAINTENANCE_RETRY_AFTER: the wait a 503 asks for when no end is announced.
     default_retry_after: int = DEFAULT_RETRY_AFTER_SECONDS
     source: str = "environment"  # or "switch"

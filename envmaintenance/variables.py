@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from envmaintenance import parsers
+from envmaintenance.passes import parse_revocations
 from envmaintenance.stores import parse_switch_url, redact_url
 
 
@@ -186,6 +187,27 @@ ROWS: tuple[Variable, ...] = (
         invalid="`MAINTENANCE_HOSTS` holds something that is not a host name (a port, a wildcard)",
         meaning="host names as `ALLOWED_HOSTS` writes them (`shop.example.com`, or `.example.com` for a domain and its subdomains), compared with the request's host without its port, in any case; when set, maintenance applies only to those hosts (a request whose host cannot be told is inside). Combined with `MAINTENANCE_PATHS`, both must match. The switch may set it (`maintenance on --hosts`)",
         example="`shop.example.com,.tenants.example.com`",
+    ),
+    Variable(
+        name="MAINTENANCE_REVOKED_PASSES",
+        field="revoked_passes",
+        parse=parse_revocations,
+        list_of_entries=True,
+        state=True,
+        switchable=True,
+        check_id="envmaintenance.E024",
+        invalid="`MAINTENANCE_REVOKED_PASSES` holds an entry that is not `id:expiry`",
+        meaning="staff passes no longer valid, as `manage.py maintenance revoke` writes them into the switch (`id:expiry`, separated by commas): revoking only closes a way in, so the switch carries it; an entry whose pass has expired is dropped at the next write. See [Staff passes](passes.md)",
+        example="`3f2a9c1b:1796169600`",
+    ),
+    Variable(
+        name="MAINTENANCE_SWITCH_HOOK",
+        field="switch_hook",
+        parse=parsers.parse_command,
+        check_id="envmaintenance.E025",
+        invalid="`MAINTENANCE_SWITCH_HOOK` is not a command line (unbalanced quotes)",
+        meaning="a command the process that writes the switch runs after each event (a write, a confirmed or failed wait), with the event, revision, state, scope, end, who and why in its environment (`ENVMAINTENANCE_EVENT`, …); at most 30 s, and its failure never undoes the switch. Never set by the switch. See [Events](events.md)",
+        example="`/srv/hooks/notify-chat`",
     ),
     Variable(
         name="MAINTENANCE_JSON_PATHS",

@@ -193,6 +193,7 @@ def test_a_view_that_raises_is_no_longer_in_flight(file_switch: Path) -> None:
     assert get_switch().in_flight.before(get_switch().state) == 0
 
 
+@pytest.mark.django_db  # close() sends request_finished, which closes connections
 def test_a_streaming_response_is_in_flight_until_its_last_chunk(
     file_switch: Path,
 ) -> None:
@@ -216,6 +217,7 @@ def test_a_streaming_response_is_in_flight_until_its_last_chunk(
     assert switch.in_flight.before(switch.state) == 0
 
 
+@pytest.mark.django_db  # close() sends request_finished, which closes connections
 def test_a_streaming_response_the_client_left_is_no_longer_in_flight(
     file_switch: Path,
 ) -> None:

@@ -102,16 +102,14 @@ def test_a_write_that_lost_a_race_writes_nothing_and_names_the_winner(
 
     def raced(*args: Any, **kwargs: Any) -> control.Seen:
         seen = real_look(*args, **kwargs)
-        monkeypatch.setattr(
-            "envmaintenance.management.commands.maintenance.look", real_look
-        )
+        monkeypatch.setattr("envmaintenance.operations.look", real_look)
         # Somebody else writes between this command's read and its write.
         call_command(
             "maintenance", "on", "--by", "carol", "--reason", "psp", stdout=StringIO()
         )
         return seen
 
-    monkeypatch.setattr("envmaintenance.management.commands.maintenance.look", raced)
+    monkeypatch.setattr("envmaintenance.operations.look", raced)
     with pytest.raises(CommandError) as info:
         run("off", "--by", "bob")
     message = str(info.value)
@@ -131,13 +129,11 @@ def test_force_writes_above_the_winner(
 
     def raced(*args: Any, **kwargs: Any) -> control.Seen:
         seen = real_look(*args, **kwargs)
-        monkeypatch.setattr(
-            "envmaintenance.management.commands.maintenance.look", real_look
-        )
+        monkeypatch.setattr("envmaintenance.operations.look", real_look)
         call_command("maintenance", "on", "--by", "carol", stdout=StringIO())
         return seen
 
-    monkeypatch.setattr("envmaintenance.management.commands.maintenance.look", raced)
+    monkeypatch.setattr("envmaintenance.operations.look", raced)
     run("off", "--by", "bob", "--force")
     document = parse_document(switch_path.read_text())
     assert document.revision == 3  # above carol's 2: no number is used twice

@@ -96,8 +96,27 @@ class ScriptedStore:
             raise answer
         return answer
 
-    def write(self, text: str, expected: str | None, *, force: bool = False) -> None:
+    def write(
+        self,
+        text: str,
+        expected: str | None,
+        *,
+        force: bool = False,
+        entry: bytes = b"",
+    ) -> None:
         raise AssertionError("processes never write")
+
+    @property
+    def history(self) -> NoHistory:
+        return NoHistory()
+
+
+class NoHistory:
+    def append(self, entry: bytes) -> None:
+        raise AssertionError("processes never write the history")
+
+    def read(self, count: int) -> list[bytes]:
+        return []
 
 
 Log = Callable[[], list[str]]

@@ -14,6 +14,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from envmaintenance.stores.base import (
     COMMAND_TIMEOUT_SECONDS,
+    HISTORY_LENGTH,
     MAX_DOCUMENT_BYTES,
     PROCESS_TIMEOUT_SECONDS,
     Conflict,
@@ -28,6 +29,7 @@ from envmaintenance.stores.base import (
 
 __all__ = [
     "COMMAND_TIMEOUT_SECONDS",
+    "HISTORY_LENGTH",
     "MAX_DOCUMENT_BYTES",
     "PROCESS_TIMEOUT_SECONDS",
     "Conflict",

@@ -10,6 +10,10 @@ from typing import Protocol
 
 # A switch document is a few lines; anything larger is not one.
 MAX_DOCUMENT_BYTES = 16 * 1024
+# The history keeps the last this many entries (writes, passes), each at most
+# this large.
+HISTORY_LENGTH = 1000
+MAX_ENTRY_BYTES = 4096
 # How long one call to the store may take in a serving process (connect, then
 # read): a store that is down or hangs costs the reader that, never a request.
 PROCESS_TIMEOUT_SECONDS = 0.1
@@ -67,12 +71,32 @@ class Store(Protocol):
     @property
     def members(self) -> Members: ...
 
+    @property
+    def history(self) -> History: ...
+
     def read(self) -> str | None:
         """The document's text, or None when there is none; StoreError on trouble."""
 
-    def write(self, text: str, expected: str | None, *, force: bool = False) -> None:
+    def write(
+        self,
+        text: str,
+        expected: str | None,
+        *,
+        force: bool = False,
+        entry: bytes = b"",
+    ) -> None:
         """Replace the document in one step if it is still ``expected`` (None: no
-        document), else Conflict; ``force`` writes whatever it holds."""
+        document), else Conflict; ``force`` writes whatever it holds. ``entry``
+        goes into the history in the same step."""
+
+
+class History(Protocol):
+    """Who switched what, when and why: the last HISTORY_LENGTH entries, kept
+    beside the document (not in the logs of fifty processes)."""
+
+    def append(self, entry: bytes) -> None: ...
+    def read(self, count: int) -> list[bytes]:
+        """The newest ``count`` entries, newest first."""
 
 
 class Members(Protocol):

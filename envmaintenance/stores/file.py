@@ -14,7 +14,9 @@ from pathlib import Path
 from urllib.parse import SplitResult, unquote
 
 from envmaintenance.stores.base import (
+    HISTORY_LENGTH,
     MAX_DOCUMENT_BYTES,
+    MAX_ENTRY_BYTES,
     Conflict,
     Member,
     StoreError,
@@ -54,6 +56,10 @@ class FileStore:
         self.location = location
         self.path = location.path
         self.members = FileMembers(self.path.with_name(self.path.name + ".processes"))
+        self.lock = self.path.with_name(self.path.name + ".lock")
+        self.history = FileHistory(
+            self.path.with_name(self.path.name + ".history"), self.lock
+        )
 
     def read(self) -> str | None:
         """The file's text; None only when there is no file at all.
@@ -78,16 +84,25 @@ class FileStore:
             reason = getattr(exc, "strerror", None) or exc
             raise StoreError(f"cannot read {self.path}: {reason}") from None
 
-    def write(self, text: str, expected: str | None, *, force: bool = False) -> None:
+    def write(
+        self,
+        text: str,
+        expected: str | None,
+        *,
+        force: bool = False,
+        entry: bytes = b"",
+    ) -> None:
         """Compare and replace under a lock beside the file, which only writers
         take: readers see the old document or the new one, never half."""
         problem = f"cannot write {self.path}"
         try:
-            with _locked(self.path.with_name(self.path.name + ".lock")):
+            with _locked(self.lock):
                 current = self.read()
                 if current != expected and not force:
                     raise Conflict(current)
                 write_atomically(self.path, text.encode(), mode=0o644, sync=True)
+                if entry:
+                    self.history.append_locked(entry)
         except OSError as exc:
             raise StoreError(f"{problem}: {exc.strerror or exc}") from None
 
@@ -100,6 +115,50 @@ def _locked(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # and the lock with it
+
+
+class FileHistory:
+    """<switch>.history: one JSON entry per line, oldest first, appended under
+    the writers' lock and cut back to HISTORY_LENGTH entries now and then."""
+
+    def __init__(self, path: Path, lock: Path) -> None:
+        self.path, self.lock = path, lock
+
+    def append(self, entry: bytes) -> None:
+        try:
+            with _locked(self.lock):
+                self.append_locked(entry)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write {self.path}: {exc.strerror or exc}"
+            ) from None
+
+    def append_locked(self, entry: bytes) -> None:
+        """Under the lock: one line more, and the oldest cut when too many."""
+        with self.path.open("ab") as history:
+            history.write(entry.replace(b"\n", b" ") + b"\n")
+        lines = self._lines()
+        if len(lines) > HISTORY_LENGTH * 1.1:
+            kept = b"".join(line + b"\n" for line in lines[-HISTORY_LENGTH:])
+            write_atomically(self.path, kept, mode=0o644)
+
+    def read(self, count: int) -> list[bytes]:
+        try:
+            lines = self._lines()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read {self.path}: {exc.strerror or exc}"
+            ) from None
+        kept = [line for line in reversed(lines) if len(line) <= MAX_ENTRY_BYTES]
+        return kept[: min(count, HISTORY_LENGTH)]
+
+    def _lines(self) -> list[bytes]:
+        limit = 2 * HISTORY_LENGTH * (MAX_ENTRY_BYTES + 1)
+        try:
+            data, _status = read_regular(self.path, limit, follow_symlinks=False)
+        except FileNotFoundError:
+            return []
+        return [line for line in data.split(b"\n") if line]
 
 
 class FileMembers:

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import SplitResult
 
 from envmaintenance.stores.base import (
+    HISTORY_LENGTH,
     MAX_DOCUMENT_BYTES,
+    MAX_ENTRY_BYTES,
     Conflict,
     Member,
     StoreError,
@@ -27,8 +29,9 @@ from envmaintenance.stores.base import (
 if TYPE_CHECKING:
     import redis
 
-# KEYS[1]: the document. ARGV: the text expected ("" and ARGV[3] = "absent"
-# for none), the new text, "check" / "absent" / "force". Returns {1} when
+# KEYS[1]: the document, KEYS[2]: the history. ARGV: the text expected (""
+# and ARGV[3] = "absent" for none), the new text, "check" / "absent" / "force",
+# the history entry ("": none) and the history's length. Returns {1} when
 # written, else {0, current} ({0} when there is no document).
 _COMPARE_AND_SET = """
 local current = redis.call('GET', KEYS[1])
@@ -39,6 +42,10 @@ if ARGV[3] ~= 'force' and ((absent and current) or
   return {0}
 end
 redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('LPUSH', KEYS[2], ARGV[4])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
+end
 return {1}
 """
 
@@ -107,6 +114,7 @@ class RedisStore:
         self.errors = errors
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
         self.members = RedisMembers(self)
+        self.history = RedisHistory(self)
 
     def read(self) -> str | None:
         try:
@@ -120,11 +128,19 @@ class RedisStore:
             raise StoreError(f"{self.key} holds {len(data)} bytes: not a switch")
         return decode_document(data)
 
-    def write(self, text: str, expected: str | None, *, force: bool = False) -> None:
+    def write(
+        self,
+        text: str,
+        expected: str | None,
+        *,
+        force: bool = False,
+        entry: bytes = b"",
+    ) -> None:
         mode = "force" if force else ("absent" if expected is None else "check")
         try:
             found = self._compare_and_set(
-                keys=[self.key], args=[expected or "", text, mode]
+                keys=[self.key, self.history.key],
+                args=[expected or "", text, mode, entry, HISTORY_LENGTH],
             )
         except self.errors as exc:
             raise self.failed("write", exc) from None
@@ -216,3 +232,31 @@ class RedisMembers:
             pipe.execute()
         except self.store.errors as exc:
             raise self.store.failed(what, exc) from None
+
+
+class RedisHistory:
+    """{key}:history, a list, newest first, trimmed to HISTORY_LENGTH."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self.key = related_key(store.key, "history")
+
+    def append(self, entry: bytes) -> None:
+        pipe = self.store.client.pipeline(transaction=True)
+        pipe.lpush(self.key, entry)
+        pipe.ltrim(self.key, 0, HISTORY_LENGTH - 1)
+        try:
+            pipe.execute()
+        except self.store.errors as exc:
+            raise self.store.failed("write the history of", exc) from None
+
+    def read(self, count: int) -> list[bytes]:
+        try:
+            found = self.store.client.lrange(self.key, 0, count - 1)
+        except self.store.errors as exc:
+            raise self.store.failed("read the history of", exc) from None
+        return [
+            entry
+            for entry in cast("list[bytes]", found)
+            if len(entry) <= MAX_ENTRY_BYTES
+        ]

@@ -4,18 +4,21 @@ reading the history."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from django.core.management.base import CommandError
 
-from envmaintenance import history, passes
-from envmaintenance.cli import command_store, host_cache
+from envmaintenance import history, passes, report
+from envmaintenance.cli import command_store, host_cache, parse_duration, signature
 from envmaintenance.conf import Config
 from envmaintenance.control import Refused, look, revocations_in, write
 from envmaintenance.documents import settings_of
+from envmaintenance.operations import Out, now_utc
 from envmaintenance.parsers import forbidden_character
 from envmaintenance.stores import HISTORY_LENGTH, Store, StoreError
 
@@ -156,3 +159,31 @@ def _revoked_entry(pass_: Issued, notes: dict[str, str]) -> history.Entry:
         pass_id=pass_.id,
         expires=pass_.expires,
     )
+
+
+def issue_command(config: Config, options: dict[str, Any], out: Out) -> None:
+    """`maintenance pass NAME`: the link, once."""
+    seconds = parse_duration("for", options["for"])
+    by = signature({"by": options["by"], "reason": None}, now_utc())
+    store = None if config.switch is None else command_store(config)
+    granted, token = issue(config, options["name"], seconds, by["SET_BY"], store)
+    for line in report.pass_issued(granted, token, options["url"], store is not None):
+        out.say(line)
+
+
+def revoke_command(config: Config, options: dict[str, Any], out: Out) -> None:
+    notes = signature({**options, "message": None}, now_utc())
+    for revoked in revoke(config, options["who"].strip(), notes):
+        out.say(report.pass_revoked(revoked))
+
+
+def passes_command(config: Config, options: dict[str, Any], out: Out) -> None:
+    try:
+        found = issued(command_store(config))
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if options["json"]:
+        out.say(json.dumps([vars(p) for p in found], indent=2))
+        return
+    for line in report.pass_lines(found, time.time()):
+        out.say(line)

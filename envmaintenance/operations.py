@@ -145,6 +145,26 @@ def announce(
 def run_wrapped(config: Config, options: dict[str, Any], out: Out) -> int:
     """`maintenance run`: on and wait; the command; back to what was in force
     if it succeeded. Returns the exit status."""
+    command = command_of(options)
+    previous = settings_of(command_store(config).read())
+    seconds = options["wait"] if options["wait"] is not None else 60.0
+    notes = signature(options, now_utc())
+    on = on_settings(options, now_utc())
+    written, store = switch(config, on, notes, out, force=options["force"])
+    if not waited(config, store, written, seconds, out, options["forget_silent"]):
+        why = "the wait failed, so the command did not run"
+        out.warn(report.stays_on(written, why, previous))
+        return 1
+    status = run_child(command)
+    if status != 0:
+        why = report.how_it_ended(command, status)
+        out.warn(report.stays_on(written, why, previous))
+        return status
+    back, store = switch(config, previous, signature(options, now_utc()), out)
+    return 0 if waited(config, store, back, seconds, out, False) else 1
+
+
+def command_of(options: dict[str, Any]) -> list[str]:
     command = list(options["command"])
     if command[:1] == ["--"]:
         command = command[1:]
@@ -152,40 +172,19 @@ def run_wrapped(config: Config, options: dict[str, Any], out: Out) -> int:
         raise CommandError(
             "run: give the command after --, like: run -- manage.py migrate"
         )
-    previous = settings_of(command_store(config).read())
-    seconds = options["wait"] if options["wait"] is not None else 60.0
-    written, store = switch(
-        config,
-        on_settings(options, now_utc()),
-        signature(options, now_utc()),
-        out,
-        force=options["force"],
-    )
+    return command
+
+
+def waited(
+    config: Config, store: Store, written: State, seconds: float, out: Out, forget: bool
+) -> bool:
+    """wait(), its failure said rather than raised."""
     try:
-        wait(
-            config, store, written, seconds, out, forget_silent=options["forget_silent"]
-        )
+        wait(config, store, written, seconds, out, forget_silent=forget)
     except CommandError as exc:
         out.warn(str(exc))
-        out.warn(
-            report.stays_on(
-                written, "the wait failed, so the command did not run", previous
-            )
-        )
-        return 1
-    status = run_child(command)
-    if status != 0:
-        out.warn(
-            report.stays_on(written, report.how_it_ended(command, status), previous)
-        )
-        return status
-    back, store = switch(config, previous, signature(options, now_utc()), out)
-    try:
-        wait(config, store, back, seconds, out)
-    except CommandError as exc:
-        out.warn(str(exc))
-        return 1
-    return 0
+        return False
+    return True
 
 
 def run_child(command: list[str]) -> int:
@@ -230,3 +229,25 @@ def store_words(seen: Seen) -> dict[str, Any]:
         "went_back": seen.went_back,
         "next": seen.highest + 1,
     }
+
+
+def run_command(config: Config, options: dict[str, Any], out: Out) -> None:
+    """`maintenance run`, its exit status the command's."""
+    status = run_wrapped(config, options, out)
+    if status:
+        raise SystemExit(status)
+
+
+def switch_command(config: Config, options: dict[str, Any], out: Out) -> None:
+    """`maintenance on|off|env`: write the next revision every process will read,
+    say what it does, and wait for the fleet when asked."""
+    now = now_utc()
+    settings = {"off": {"MAINTENANCE_MODE": "0"}, "env": {}}.get(options["action"])
+    if settings is None:
+        settings = on_settings(options, now)
+    written, store = switch(
+        config, settings, signature(options, now), out, force=options["force"]
+    )
+    if options["wait"] is not None:
+        forget_silent = options["forget_silent"]
+        wait(config, store, written, options["wait"], out, forget_silent=forget_silent)

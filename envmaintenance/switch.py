@@ -89,6 +89,7 @@ class Switch:
         self.wanted = False  # start() was called: a forked child serves
         self.reporting = True  # not in a parent that forked before serving
         self.replaced = False
+        self.forks_workers = False
         self._rejected_said: object = None
         self._stale_at = float("-inf")  # two intervals after the last read
         self.listeners = Listeners()
@@ -110,9 +111,12 @@ class Switch:
             self.start()
         return self.state
 
-    def start(self) -> None:
+    def start(self, *, forks_workers: bool = False) -> None:
         """This process serves: it reads in the background, reports, and keeps
-        the cache. The middleware starts it; a forked child at once."""
+        the cache. The middleware starts it; a forked child at once.
+        ``forks_workers``: it stays a member after it forks (a Celery worker's
+        main process consumes the tasks its pool runs)."""
+        self.forks_workers = self.forks_workers or forks_workers
         if self.store is not None and not self.replaced:
             if self.cache is not None and not self.serving:
                 self.cache.behind = True  # written at the next read, then kept
@@ -227,7 +231,7 @@ class Switch:
         """A process that forks before it served a request (gunicorn --preload's
         master) serves nothing: it is no member of the fleet, and reads no more.
         Its children, forked with this state, read at once."""
-        if self.in_flight.served or not self.reporting:
+        if self.in_flight.served or self.forks_workers or not self.reporting:
             return
         self.reporting = self.serving = False
         self.reader.stop()

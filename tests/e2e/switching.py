@@ -46,16 +46,9 @@ def command_environment(url: str, **variables: str) -> dict[str, str]:
 
 
 def maintenance(*args: str, switch_url: str) -> str:
-    """The real command, as an operator runs it."""
-    result = subprocess.run(
-        [*MANAGE, *args],
-        cwd=ROOT,
-        env=command_environment(switch_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    """The real command, as an operator runs it, which must succeed."""
+    result = command(*args, url=switch_url, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 

@@ -7,10 +7,11 @@ module is internal and may change in any release.
 
 from __future__ import annotations
 
+from envmaintenance.guards import skip_during_maintenance
 from envmaintenance.state import State
 
 __version__ = "0.1.0"
-__all__ = ["State", "current_state", "is_active"]
+__all__ = ["State", "current_state", "is_active", "skip_during_maintenance"]
 
 
 def is_active(path: str | None = None, host: str | None = None) -> bool:

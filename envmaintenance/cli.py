@@ -136,7 +136,7 @@ def host_cache(config: Config) -> SwitchCache | None:
     return None if path is None else SwitchCache(path, cache_name(config))
 
 
-ACTIONS = "{on,off,env,run,processes,history,pass,revoke,passes,export}"
+ACTIONS = "{on,off,env,run,guard,processes,history,pass,revoke,passes,export}"
 
 
 def add_actions(parser: CommandParser) -> None:
@@ -157,6 +157,17 @@ def add_actions(parser: CommandParser) -> None:
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS")
     for action in (on, off, back, run):
         add_write_arguments(action)
+    guard = actions.add_parser(
+        "guard",
+        help="run COMMAND only when no maintenance is active (cron): "
+        "guard [--wait-until-over DURATION] -- COMMAND [ARGS...]",
+    )
+    guard.add_argument(
+        "--wait-until-over",
+        metavar="DURATION",
+        help="wait up to this long (30m, 2h) for maintenance to end, then decide",
+    )
+    guard.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS")
     add_fleet_actions(actions)
     add_pass_actions(actions)
     export = actions.add_parser(

@@ -71,6 +71,8 @@ class Config:
     switch_cache: Path | None = None
     # With neither store nor cache at start-up: "environment" or "on".
     switch_unreadable: str = "environment"
+    # The page reloads itself when maintenance ends (MAINTENANCE_PAGE_RELOAD).
+    page_reload: bool = True
     # Run after each event by the process that writes the switch.
     switch_hook: tuple[str, ...] = ()
     # Under these prefixes the 503 is problem+json, whatever Accept says.

@@ -17,8 +17,14 @@ from typing import Any, Protocol
 
 from django.core.management.base import CommandError
 
-from envmaintenance import events, history, report
-from envmaintenance.cli import command_store, host_cache, on_settings, signature
+from envmaintenance import current_state, events, history, is_active, report
+from envmaintenance.cli import (
+    command_store,
+    host_cache,
+    on_settings,
+    parse_duration,
+    signature,
+)
 from envmaintenance.conf import Config
 from envmaintenance.control import Refused, Seen, look, write
 from envmaintenance.documents import (
@@ -27,6 +33,7 @@ from envmaintenance.documents import (
     revision_of,
     settings_of,
 )
+from envmaintenance.guards import wait_until_over
 from envmaintenance.state import State
 from envmaintenance.stores import Store, StoreError
 from envmaintenance.waiting import FleetBehind, wait_for_fleet
@@ -251,3 +258,23 @@ def switch_command(config: Config, options: dict[str, Any], out: Out) -> None:
     if options["wait"] is not None:
         forget_silent = options["forget_silent"]
         wait(config, store, written, options["wait"], out, forget_silent=forget_silent)
+
+
+def guard_command(config: Config, options: dict[str, Any], out: Out) -> None:
+    """`maintenance guard -- COMMAND`: the command only while no maintenance is
+    active (then its exit status); otherwise one line, and exit 0."""
+    command = command_of(options)
+    if options["wait_until_over"] is not None:
+        seconds = parse_duration("wait-until-over", options["wait_until_over"])
+        wait_until_over(seconds, config.switch_interval_seconds)
+    if is_active():
+        current = current_state()
+        described = current.describe(time.time()) + current.scope()
+        decided = f"the {current.source}" + (
+            f", revision {current.revision}" if current.revision else ""
+        )
+        out.say(f"Skipped {command[0]}: maintenance is {described} ({decided}).")
+        return
+    status = run_child(command)
+    if status:
+        raise SystemExit(status)

@@ -128,6 +128,8 @@ def render_page(
             "retry_after_text": humanise_seconds(state.default_retry_after),
             "ends_at": None if overdue else state.ends_at,
             "overdue": overdue,
+            "reload": config.page_reload,
+            "status_path": config.status_path,
             "read_only": state.read_only,
             "read_only_notice": gettext(READ_ONLY_NOTICE),
         }

@@ -210,6 +210,16 @@ ROWS: tuple[Variable, ...] = (
         example="`/srv/hooks/notify-chat`",
     ),
     Variable(
+        name="MAINTENANCE_PAGE_RELOAD",
+        field="page_reload",
+        parse=parsers.parse_bool,
+        check_id="envmaintenance.E026",
+        invalid="`MAINTENANCE_PAGE_RELOAD` is not a switch word",
+        meaning="same words as `MAINTENANCE_MODE`, on by default: the page reloads itself when maintenance ends, asking the status endpoint every few seconds (then less often) where `MAINTENANCE_STATUS_PATH` is set, else after `Retry-After` (a refresh without JavaScript); `0` for sites that do not want it",
+        example="`0`",
+        default="`1`",
+    ),
+    Variable(
         name="MAINTENANCE_JSON_PATHS",
         field="json_paths",
         parse=parsers.parse_path_prefixes,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +21,7 @@ from envmaintenance.responses import (
     preferred_media_type,
     render_page,
 )
-from tests.conftest import make_config
+from tests.conftest import SetEnv, make_config
 
 # LANGUAGE_CODE in the test settings: Django's default.
 ENGLISH = Languages(("en-us",))
@@ -170,3 +170,30 @@ def test_retry_after_can_be_given_per_request() -> None:
     request = RequestFactory().get("/")
     assert responses.build(request)["Retry-After"] == "60"
     assert responses.build(request, 7)["Retry-After"] == "7"
+
+
+def test_the_page_reloads_itself_by_asking_the_status_path(
+    maintenance_env: SetEnv,
+) -> None:
+    maintenance_env(mode="1", status_path="/maintenance.json", retry_after="300")
+    html = Client().get("/", HTTP_ACCEPT="text/html").content.decode()
+    assert 'data-reload="1"' in html
+    assert 'data-status="/maintenance.json"' in html
+    assert '<noscript><meta http-equiv="refresh" content="300"></noscript>' in html
+
+
+def test_without_a_status_path_it_reloads_after_retry_after(
+    maintenance_env: SetEnv,
+) -> None:
+    maintenance_env(mode="1")
+    html = Client().get("/", HTTP_ACCEPT="text/html").content.decode()
+    assert 'data-reload="1"' in html
+    assert 'data-status="' not in html
+
+
+def test_a_site_may_turn_the_reload_off(maintenance_env: SetEnv) -> None:
+    maintenance_env(mode="1", status_path="/s", page_reload="0")
+    html = Client().get("/", HTTP_ACCEPT="text/html").content.decode()
+    assert 'data-reload="' not in html
+    assert 'data-status="' not in html
+    assert 'http-equiv="refresh"' not in html

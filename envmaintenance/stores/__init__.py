@@ -43,8 +43,17 @@ __all__ = [
     "redact_url",
 ]
 
-# URL scheme -> the module of this package that serves it.
-BACKENDS = {"file": "file", "redis": "redis", "rediss": "redis"}
+# URL scheme -> the module of this package that serves it (in the order the
+# scheme error lists them).
+BACKENDS = {
+    "file": "file",
+    "redis": "redis",
+    "rediss": "redis",
+    "redis+sentinel": "redis",
+    "rediss+sentinel": "redis",
+    "redis+cluster": "redis",
+    "rediss+cluster": "redis",
+}
 
 
 class Backend(Protocol):
@@ -82,7 +91,7 @@ def parse_switch_url(raw: str) -> SwitchLocation | None:
     except ValueError:
         raise ValueError(expected_url(text, "it is not a URL")) from None
     if parts.scheme not in BACKENDS:
-        schemes = ", ".join(sorted(BACKENDS))
+        schemes = ", ".join(BACKENDS)
         raise ValueError(expected_url(text, f"the scheme must be one of {schemes}"))
     return _backend(parts.scheme).parse_location(text, parts)
 

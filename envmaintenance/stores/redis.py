@@ -1,17 +1,21 @@
-"""A switch in Redis (redis:// and rediss://): the document in one key, written
-compare-and-set by a script, and the fleet's membership in keys beside it.
+"""A switch in Redis: the document in one key, written compare-and-set by a
+script, and the fleet's membership in keys beside it. One server (redis://,
+rediss://), the primary a set of sentinels names (redis+sentinel://,
+rediss+sentinel://) or a cluster (redis+cluster://, rediss+cluster://): the
+URLs are read in redis_urls.py, the clients made in redis_clients.py.
 
-All keys share one hash slot (the document key, or a hash tag of it), so a
-Redis Cluster can serve them and one script covers a write. The client library
-is imported only when a Redis switch is in use.
+All keys share one hash slot (the document key's hash tag, or the whole key),
+so a cluster serves them from one node and one script covers a write. The
+client library is imported only when a Redis switch is in use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import SplitResult
+from typing import Any, TypeVar, cast
+from urllib.parse import SplitResult, urlsplit
 
 from envmaintenance.stores.base import (
     HISTORY_LENGTH,
@@ -22,17 +26,19 @@ from envmaintenance.stores.base import (
     StoreError,
     SwitchLocation,
     decode_document,
-    expected_url,
     redact_url,
 )
+from envmaintenance.stores.redis_clients import LazyClient, client_factory, errors
+from envmaintenance.stores.redis_urls import parse_redis_url
 
-if TYPE_CHECKING:
-    import redis
+T = TypeVar("T")
 
 # KEYS[1]: the document, KEYS[2]: the history. ARGV: the text expected (""
 # and ARGV[3] = "absent" for none), the new text, "check" / "absent" / "force",
 # the history entry ("": none) and the history's length. Returns {1} when
-# written, else {0, current} ({0} when there is no document).
+# written, else {0, current} ({0} when there is no document). Sent whole
+# (EVAL, not EVALSHA): a write is rare, and a failed-over primary or a cluster
+# node never lacks it.
 _COMPARE_AND_SET = """
 local current = redis.call('GET', KEYS[1])
 local absent = ARGV[3] == 'absent'
@@ -51,19 +57,7 @@ return {1}
 
 
 def parse_location(text: str, parts: SplitResult) -> SwitchLocation:
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if not parts.hostname:
-        raise ValueError(expected_url(text, "a Redis URL needs a host"))
-    if port == 0:
-        raise ValueError(expected_url(text, "its port is not a number from 1 to 65535"))
-    database = parts.path.lstrip("/")
-    if database and not (database.isascii() and database.isdigit()):
-        raise ValueError(expected_url(text, "the database is a number, like /0"))
-    if parts.query:
-        raise ValueError(expected_url(text, "query parameters are not supported"))
+    parse_redis_url(text, parts)  # ValueError, in one line, when it does not
     if find_spec("redis") is None:
         raise ValueError(
             f"{redact_url(text)!r} needs the Redis client: "
@@ -73,31 +67,45 @@ def parse_location(text: str, parts: SplitResult) -> SwitchLocation:
 
 
 def connect(location: SwitchLocation, key: str, timeout_seconds: float) -> RedisStore:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    """Used directly, not through Django's cache framework, whose clear() in a
+    deploy script would wipe the switch. Nothing connects here: a store that is
+    down at start-up is a failed read, not a failed start."""
+    target = parse_redis_url(location.url, urlsplit(location.url))
+    client = LazyClient(client_factory(target, timeout_seconds))
+    return RedisStore(location, key, client, errors())
 
-    # Used directly, not through Django's cache framework, whose clear() in a
-    # deploy script would wipe the switch. No retries: one bounded attempt.
-    client = redis.Redis.from_url(
-        location.url,
-        socket_connect_timeout=timeout_seconds,
-        socket_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-        health_check_interval=0,
-    )
-    return RedisStore(location, key, client, (redis.RedisError, OSError))
+
+def hash_tag(key: str) -> str | None:
+    """What Redis hashes a key by when it holds a hash tag: the text between
+    the first '{' and the first '}' after it, if not empty."""
+    opening = key.find("{")
+    closing = key.find("}", opening + 1) if opening != -1 else -1
+    return key[opening + 1 : closing] if closing > opening + 1 else None
 
 
 def related_key(key: str, name: str) -> str:
-    """A key beside the document's, in its hash slot: ``{key}:name``, or
-    ``key:name`` when the key already holds a hash tag."""
-    opening = key.find("{")
-    closing = key.find("}", opening + 1)
-    if opening != -1 and closing > opening + 1:
+    """A key beside the document's, in its hash slot: ``key:name`` when the key
+    holds a hash tag, else ``{key}:name`` (the whole key as the tag). A key
+    with a '}' and no tag cannot be a tag itself: a short tag of the same slot
+    stands in for it, followed by the key."""
+    if hash_tag(key) is not None:
         return f"{key}:{name}"
-    return f"{{{key}}}:{name}"
+    if "}" not in key:
+        return f"{{{key}}}:{name}"
+    return f"{{{_tag_of_slot(_slot(key))}}}:{key}:{name}"
+
+
+def _slot(text: str) -> int:
+    from redis.crc import key_slot
+
+    return int(key_slot(text.encode()))
+
+
+@functools.cache
+def _tag_of_slot(slot: int) -> str:
+    """The first of 0, 1, 2… that hashes to the slot (each of the 16384 slots
+    has one below 100,000)."""
+    return next(str(n) for n in range(1_000_000) if _slot(str(n)) == slot)
 
 
 class RedisStore:
@@ -105,23 +113,31 @@ class RedisStore:
         self,
         location: SwitchLocation,
         key: str,
-        client: redis.Redis,
+        client: LazyClient,
         errors: tuple[type[Exception], ...],
     ) -> None:
         self.location = location
         self.key = key
-        self.client = client
+        self._client = client
         self.errors = errors
-        self._compare_and_set = client.register_script(_COMPARE_AND_SET)
         self.members = RedisMembers(self)
         self.history = RedisHistory(self)
 
-    def read(self) -> str | None:
+    @property
+    def client(self) -> Any:
+        """The client (made at the first call: a cluster's connects then)."""
+        return self._client.get()
+
+    def call(self, what: str, action: Callable[[Any], T]) -> T:
+        """``action(client)``; a StoreError saying ``what`` failed, if it did."""
         try:
-            # Without decode_responses, redis-py answers bytes.
-            data = cast("bytes | None", self.client.get(self.key))
+            return action(self.client)
         except self.errors as exc:
-            raise self.failed("read", exc) from None
+            raise self.failed(what, exc) from None
+
+    def read(self) -> str | None:
+        # Without decode_responses, redis-py answers bytes.
+        data = cast("bytes | None", self.call("read", lambda c: c.get(self.key)))
         if data is None:
             return None
         if len(data) > MAX_DOCUMENT_BYTES:
@@ -137,13 +153,11 @@ class RedisStore:
         entry: bytes = b"",
     ) -> None:
         mode = "force" if force else ("absent" if expected is None else "check")
-        try:
-            found = self._compare_and_set(
-                keys=[self.key, self.history.key],
-                args=[expected or "", text, mode, entry, HISTORY_LENGTH],
-            )
-        except self.errors as exc:
-            raise self.failed("write", exc) from None
+        keys = [self.key, self.history.key]
+        arguments = [expected or "", text, mode, entry, HISTORY_LENGTH]
+        found = self.call(
+            "write", lambda c: c.eval(_COMPARE_AND_SET, 2, *keys, *arguments)
+        )
         if found[0] != 1:
             current = found[1] if len(found) > 1 else None
             raise Conflict(
@@ -162,7 +176,6 @@ class RedisMembers:
 
     def __init__(self, store: RedisStore) -> None:
         self.store = store
-        self.client = store.client
         self.reports = related_key(store.key, "members")
         self.held = related_key(store.key, "held")
         self.where = f"{store.location.display} ({self.reports})"
@@ -174,45 +187,51 @@ class RedisMembers:
         return related_key(self.store.key, f"host:{host_key}")
 
     def report(self, member: Member, revision: int, data: bytes) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(self.reports, member.id, data)
-        pipe.zadd(self.held, {member.id: revision})
-        pipe.hset(
-            self._host(member.host_key), member.id, f"{member.pid} {member.started}"
-        )
-        self._run(pipe, "report to")
+        """One round trip, never a transaction: HSET, ZADD, HSET."""
+
+        def run(client: Any) -> None:
+            pipe = client.pipeline(transaction=False)
+            pipe.hset(self.reports, member.id, data)
+            pipe.zadd(self.held, {member.id: revision})
+            place = f"{member.pid} {member.started}"
+            pipe.hset(self._host(member.host_key), member.id, place)
+            pipe.execute()
+
+        self.store.call("report to", run)
 
     def leave(self, member: Member) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hdel(self._host(member.host_key), member.id)
-        self._forget(pipe, [member.id])
+        self._forget([member.id], self._host(member.host_key))
 
     def forget(self, ids: Iterable[str]) -> None:
-        self._forget(self.client.pipeline(transaction=False), list(ids))
+        self._forget(list(ids))
 
-    def _forget(self, pipe: Any, ids: list[str]) -> None:
-        if ids:
-            pipe.hdel(self.reports, *ids)
-            pipe.zrem(self.held, *ids)
-        self._run(pipe, "update")
+    def _forget(self, ids: list[str], host: str | None = None) -> None:
+        def run(client: Any) -> None:
+            pipe = client.pipeline(transaction=False)
+            if host is not None:
+                pipe.hdel(host, *ids)
+            if ids:
+                pipe.hdel(self.reports, *ids)
+                pipe.zrem(self.held, *ids)
+            pipe.execute()
+
+        self.store.call("update", run)
 
     def read(self) -> list[tuple[str, bytes]]:
         """Every report, a thousand at a time: no call holds the server long."""
-        try:
-            return [
+        return self.store.call(
+            "read the reports of",
+            lambda client: [
                 (key.decode(errors="replace"), value)
-                for key, value in self.client.hscan_iter(self.reports, count=1000)
-            ]
-        except self.store.errors as exc:
-            raise self.store.failed("read the reports of", exc) from None
+                for key, value in client.hscan_iter(self.reports, count=1000)
+            ],
+        )
 
     def siblings(self, host_key: str) -> list[Member]:
-        try:
-            found = cast(
-                "dict[bytes, bytes]", self.client.hgetall(self._host(host_key))
-            )
-        except self.store.errors as exc:
-            raise self.store.failed("read", exc) from None
+        found = cast(
+            "dict[bytes, bytes]",
+            self.store.call("read", lambda c: c.hgetall(self._host(host_key))),
+        )
         members = []
         for key, value in found.items():
             pid, _, started = value.partition(b" ")
@@ -221,17 +240,10 @@ class RedisMembers:
         return members
 
     def highest_revision(self) -> int | None:
-        try:
-            top = self.client.zrevrange(self.held, 0, 0, withscores=True)
-        except self.store.errors as exc:
-            raise self.store.failed("read", exc) from None
+        top = self.store.call(
+            "read", lambda c: c.zrevrange(self.held, 0, 0, withscores=True)
+        )
         return int(top[0][1]) if top else None
-
-    def _run(self, pipe: Any, what: str) -> None:
-        try:
-            pipe.execute()
-        except self.store.errors as exc:
-            raise self.store.failed(what, exc) from None
 
 
 class RedisHistory:
@@ -242,19 +254,18 @@ class RedisHistory:
         self.key = related_key(store.key, "history")
 
     def append(self, entry: bytes) -> None:
-        pipe = self.store.client.pipeline(transaction=True)
-        pipe.lpush(self.key, entry)
-        pipe.ltrim(self.key, 0, HISTORY_LENGTH - 1)
-        try:
+        def run(client: Any) -> None:
+            pipe = client.pipeline(transaction=True)
+            pipe.lpush(self.key, entry)
+            pipe.ltrim(self.key, 0, HISTORY_LENGTH - 1)
             pipe.execute()
-        except self.store.errors as exc:
-            raise self.store.failed("write the history of", exc) from None
+
+        self.store.call("write the history of", run)
 
     def read(self, count: int) -> list[bytes]:
-        try:
-            found = self.store.client.lrange(self.key, 0, count - 1)
-        except self.store.errors as exc:
-            raise self.store.failed("read the history of", exc) from None
+        found = self.store.call(
+            "read the history of", lambda c: c.lrange(self.key, 0, count - 1)
+        )
         return [
             entry
             for entry in cast("list[bytes]", found)

@@ -24,6 +24,7 @@ ACTIONS: dict[str | None, Action] = {
     "off": operations.switch_command,
     "env": operations.switch_command,
     "run": operations.run_command,
+    "guard": operations.guard_command,
     "processes": readouts.processes,
     "history": readouts.show_history,
     "pass": issuing.issue_command,

@@ -3,14 +3,23 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from redis.crc import key_slot
 
 from envmaintenance.conf import ConfigError, load_config
-from envmaintenance.stores import Conflict, Member, StoreError, parse_switch_url
+from envmaintenance.stores import (
+    Conflict,
+    Member,
+    StoreError,
+    parse_switch_url,
+    redact_url,
+)
 from envmaintenance.stores import redis as redis_backend
 from envmaintenance.stores.file import FileStore
 from envmaintenance.stores.redis import related_key
+from envmaintenance.stores.redis_urls import RedisTarget, Tls, parse_redis_url
 
 
 def test_no_url_means_no_switch() -> None:
@@ -275,10 +284,356 @@ def test_file_members_cannot_report_where_the_directory_cannot_be(
     [
         ("envmaintenance:switch", "{envmaintenance:switch}:members"),
         ("shop:{eu}:switch", "shop:{eu}:switch:members"),
-        ("odd{}key", "{odd{}key}:members"),
+        ("odd{}key", "{8752}:odd{}key:members"),
     ],
 )
 def test_redis_keys_beside_the_document_share_its_hash_slot(
     key: str, related: str
 ) -> None:
     assert related_key(key, "members") == related
+
+
+# Issue 29: Sentinel, Cluster, ACL users and TLS options in the URL.
+
+
+def redis_target(url: str) -> RedisTarget:
+    """What a URL names, once it passed start-up's parsing."""
+    assert parse_switch_url(url) is not None
+    return parse_redis_url(url, urlsplit(url))
+
+
+@pytest.fixture
+def pem(tmp_path: Path) -> Path:
+    """A file where a certificate would be (parsing only asks that it exists)."""
+    path = tmp_path / "ca.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("url", "topology", "nodes", "service", "database"),
+    [
+        ("redis://redis:6379/3", "server", (("redis", 6379),), None, 3),
+        ("redis://redis", "server", (("redis", 6379),), None, 0),
+        ("redis://[::1]:7000", "server", (("::1", 7000),), None, 0),
+        (
+            "redis+sentinel://s-1:26379,s-2:26380,[::1]:26381/mymaster/2",
+            "sentinel",
+            (("s-1", 26379), ("s-2", 26380), ("::1", 26381)),
+            "mymaster",
+            2,
+        ),
+        (
+            "redis+sentinel://10.0.0.1,10.0.0.2/shop.switch",
+            "sentinel",
+            (("10.0.0.1", 26379), ("10.0.0.2", 26379)),
+            "shop.switch",
+            0,
+        ),
+        ("redis+sentinel://s/m/", "sentinel", (("s", 26379),), "m", 0),
+        (
+            "redis+cluster://node_1:7000,node_2:7001",
+            "cluster",
+            (("node_1", 7000), ("node_2", 7001)),
+            None,
+            0,
+        ),
+        ("redis+cluster://n", "cluster", (("n", 6379),), None, 0),
+        ("redis+cluster://n:7000/", "cluster", (("n", 7000),), None, 0),
+        ("redis+cluster://n:7000/0", "cluster", (("n", 7000),), None, 0),
+    ],
+)
+def test_every_redis_url_form_names_its_servers(
+    url: str,
+    topology: str,
+    nodes: tuple[tuple[str, int], ...],
+    service: str | None,
+    database: int,
+) -> None:
+    target = redis_target(url)
+    assert (target.topology, target.nodes) == (topology, nodes)
+    assert (target.service, target.database, target.tls) == (service, database, None)
+    assert (target.username, target.password) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "scheme", ["redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster"]
+)
+def test_an_acl_user_is_accepted_on_every_scheme(scheme: str) -> None:
+    path = "/mymaster" if "sentinel" in scheme else ""
+    url = f"{scheme}://switch-user:p%40ss%3Aword@host:7000{path}"
+    target = redis_target(url)
+    assert (target.username, target.password) == ("switch-user", "p@ss:word")
+    location = parse_switch_url(url)
+    assert location is not None
+    assert location.display == f"{scheme}://***@host:7000{path}"
+    assert "word" not in repr(location)
+
+
+def test_a_password_alone_is_a_password_of_the_default_user() -> None:
+    target = redis_target("redis+cluster://:s3cret@node:7000")
+    assert (target.username, target.password) == (None, "s3cret")
+
+
+def test_tls_options_come_from_the_query(tmp_path: Path, pem: Path) -> None:
+    key = tmp_path / "client.key"
+    key.write_text("key")
+    url = (
+        f"rediss+sentinel://s:26379/mymaster?ssl_ca_certs={pem}"
+        f"&ssl_certfile={pem}&ssl_keyfile={key}&ssl_cert_reqs=optional"
+    )
+    target = redis_target(url)
+    assert target.tls == Tls("optional", str(pem), str(pem), str(key))
+    location = parse_switch_url(url)
+    assert location is not None
+    assert location.display == "rediss+sentinel://s:26379/mymaster?***"
+
+
+@pytest.mark.parametrize(
+    ("url", "tls"),
+    [
+        ("rediss://cache:6380", Tls()),
+        ("rediss+cluster://n:7000", Tls()),
+        ("rediss+sentinel://s/m", Tls()),
+        ("rediss://cache?ssl_cert_reqs=none", Tls("none")),
+    ],
+)
+def test_tls_verifies_certificates_unless_told_otherwise(url: str, tls: Tls) -> None:
+    assert redis_target(url).tls == tls
+
+
+def test_sentinels_may_have_credentials_of_their_own() -> None:
+    target = redis_target(
+        "redis+sentinel://app:pw@s/m?sentinel_username=watch&sentinel_password=pw2"
+    )
+    assert (target.username, target.password) == ("app", "pw")
+    assert (target.sentinel_username, target.sentinel_password) == ("watch", "pw2")
+
+
+SENTINEL_EXAMPLE = "redis+sentinel://sentinel-1:26379,sentinel-2:26379/mymaster/0"
+CLUSTER_EXAMPLE = "redis+cluster://node-1:6379,node-2:6379"
+SERVER_EXAMPLE = "file:///var/run/maintenance/switch or redis://redis:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem", "example"),
+    [
+        (
+            "redis+sentinel:///mymaster",
+            "give at least one sentinel",
+            SENTINEL_EXAMPLE,
+        ),
+        ("redis+cluster://", "give at least one node", CLUSTER_EXAMPLE),
+        (
+            "redis+sentinel://s1,,s2/m",
+            "an empty one (two commas?) is not a sentinel",
+            SENTINEL_EXAMPLE,
+        ),
+        ("redis+cluster://n1,", "an empty one (two commas?) is not a node", None),
+        ("redis+cluster://bad!host:7000", "'bad!host:7000' is not a node", None),
+        ("redis+cluster://-n:7000", "'-n:7000' is not a node", None),
+        ("redis+cluster://[zz]:7000", "it is not a URL", None),
+        ("redis+cluster://[::1]x", "'[::1]x' is not a node", None),
+        (
+            "redis+sentinel://s1:0/m",
+            "the port of 's1:0' is not a number from 1 to 65535",
+            None,
+        ),
+        (
+            "redis+sentinel://s1:65536/m",
+            "the port of 's1:65536' is not a number from 1 to 65535",
+            None,
+        ),
+        (
+            "redis+cluster://n:7000,n:http",
+            "the port of 'n:http' is not a number from 1 to 65535",
+            None,
+        ),
+        (
+            "redis+cluster://n:000007000",
+            "the port of 'n:000007000' is not a number from 1 to 65535",
+            None,
+        ),
+        ("redis+cluster://n:7000,n:7000", "'n:7000' is given twice", None),
+        (
+            "redis+sentinel://s1:26379",
+            "name the service after the sentinels, like /mymaster",
+            None,
+        ),
+        (
+            "redis+sentinel://s1:26379/",
+            "name the service after the sentinels, like /mymaster",
+            None,
+        ),
+        (
+            "redis+sentinel://s1/my%20master",
+            "the service name is letters, digits, '.', '_', '~' or '-'",
+            None,
+        ),
+        (
+            "redis+sentinel://s1/mymaster/0/1",
+            "the path is /service or /service/db, nothing more",
+            None,
+        ),
+        ("redis+sentinel://s1/mymaster/zero", "the database is a number", None),
+        (
+            "redis+cluster://n:7000/1",
+            "a cluster has database 0 only: leave the path out",
+            CLUSTER_EXAMPLE,
+        ),
+        (
+            "redis://redis?ssl_cert_reqs=none",
+            "'ssl_cert_reqs' is a TLS option: it needs rediss://, rediss+sentinel:// "
+            "or rediss+cluster://",
+            SERVER_EXAMPLE,
+        ),
+        (
+            "redis+cluster://n?ssl_ca_certs=/etc/ca.pem",
+            "'ssl_ca_certs' is a TLS option",
+            None,
+        ),
+        (
+            "rediss://redis?socket_timeout=5",
+            "query parameters are ssl_ca_certs, ssl_certfile, ssl_keyfile, "
+            "ssl_cert_reqs; not 'socket_timeout'",
+            None,
+        ),
+        (
+            "rediss+sentinel://s/m?db=1",
+            "query parameters are ssl_ca_certs, ssl_certfile, ssl_keyfile, "
+            "ssl_cert_reqs, sentinel_username, sentinel_password; not 'db'",
+            None,
+        ),
+        (
+            "redis+sentinel://s/m?socket_timeout=5",
+            "query parameters are sentinel_username, sentinel_password; not "
+            "'socket_timeout'",
+            None,
+        ),
+        (
+            "redis+cluster://n?sentinel_password=x",
+            "'sentinel_password' is for redis+sentinel:// and rediss+sentinel:// only",
+            None,
+        ),
+        (
+            "redis+cluster://n?x=1",
+            "query parameters are not supported here (TLS options need rediss://)",
+            None,
+        ),
+        (
+            "rediss://redis?ssl_cert_reqs=maybe",
+            "ssl_cert_reqs is one of required, optional, none",
+            None,
+        ),
+        (
+            "rediss://redis?ssl_cert_reqs=none&ssl_cert_reqs=required",
+            "'ssl_cert_reqs' is given twice",
+            None,
+        ),
+        ("rediss://redis?ssl_cert_reqs=", "'ssl_cert_reqs' has no value", None),
+        (
+            "rediss://redis?ssl_cert_reqs",
+            "the query is not name=value pairs joined by &",
+            None,
+        ),
+        (
+            "rediss://redis?ssl_ca_certs=ca.pem",
+            "ssl_ca_certs: 'ca.pem' is not an absolute path to a file",
+            None,
+        ),
+        (
+            "rediss+cluster://n?ssl_certfile=/no/such/client.pem",
+            "ssl_certfile: '/no/such/client.pem' is not an absolute path to a file",
+            CLUSTER_EXAMPLE,
+        ),
+    ],
+)
+def test_bad_redis_urls_stop_start_up_in_one_line(
+    url: str, problem: str, example: str | None
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"MAINTENANCE_SWITCH_URL": url})
+    message = str(info.value)
+    assert message.startswith(f"MAINTENANCE_SWITCH_URL: {redact_url(url)!r}: ")
+    assert problem in message
+    assert "\n" not in message
+    if example is not None:
+        assert message.endswith(f"; expected a URL like {example}")
+
+
+def test_a_key_file_needs_a_certificate(pem: Path) -> None:
+    with pytest.raises(ConfigError, match="ssl_keyfile needs ssl_certfile"):
+        load_config({"MAINTENANCE_SWITCH_URL": f"rediss://r?ssl_keyfile={pem}"})
+
+
+def test_a_directory_is_no_certificate(tmp_path: Path) -> None:
+    url = f"rediss://r?ssl_ca_certs={tmp_path}"
+    with pytest.raises(ConfigError, match="is not an absolute path to a file"):
+        load_config({"MAINTENANCE_SWITCH_URL": url})
+
+
+def test_the_scheme_error_lists_every_scheme() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"MAINTENANCE_SWITCH_URL": "sentinel://s:26379/m"})
+    assert (
+        "the scheme must be one of file, redis, rediss, redis+sentinel, "
+        "rediss+sentinel, redis+cluster, rediss+cluster;"
+    ) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rediss+sentinel://u:hunter22@s1:bad/m?sentinel_password=hunter23",
+        "redis+cluster://:hunter22@n1,,n2?x=hunter23",
+        "rediss://u:hunter22@r?ssl_cert_reqs=hunter23",
+        "rediss://u:hunter22@r?hunter23=1",
+        "redis+sentinel://u:hunter22@s/m?hunter23",
+    ],
+)
+def test_a_bad_redis_url_never_shows_its_password_or_query(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"MAINTENANCE_SWITCH_URL": url})
+    assert "hunter22" not in str(info.value)
+    assert "hunter23" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis+sentinel://s:26379/m", "rediss+cluster://n:7000"]
+)
+def test_sentinel_and_cluster_without_the_extra_say_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setattr(redis_backend, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError) as info:
+        load_config({"MAINTENANCE_SWITCH_URL": url})
+    assert "pip install 'django-envmaintenance[redis]'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "envmaintenance:switch",  # no hash tag: the whole key
+        "shop:{eu}:switch",  # a tag
+        "{envmaintenance:switch}",  # a tag that is the whole key
+        "odd{}key",  # an empty tag is none: the whole key, which holds a '}'
+        "a}b{c}",  # a tag after a '}'
+        "}{",  # no tag, both braces
+        "open{ended",  # no tag: '{' without '}'
+        "x{}{y}",  # the first '{' decides: no tag
+    ],
+)
+def test_every_key_of_a_switch_is_in_the_document_key_slot(key: str) -> None:
+    """Redis Cluster's rule (CRC16 of the hash tag, or of the whole key), as
+    redis-py computes it: the script and the pipelines touch one slot."""
+    slot = key_slot(key.encode())
+    names = ["members", "held", "history", "host:web-1~boot~4026531836"]
+    related = [related_key(key, name) for name in names]
+    assert {key_slot(name.encode()) for name in related} == {slot}
+    assert len(set(related)) == len(names)
+    assert key not in related
+
+
+def test_related_keys_of_two_switches_never_collide() -> None:
+    """Two keys whose stand-in tag is the same slot's keep keys of their own."""
+    assert related_key("a}1", "members") != related_key("a}2", "members")

@@ -153,7 +153,10 @@ def run_wrapped(config: Config, options: dict[str, Any], out: Out) -> int:
     """`maintenance run`: on and wait; the command; back to what was in force
     if it succeeded. Returns the exit status."""
     command = command_of(options)
-    previous = settings_of(command_store(config).read())
+    try:
+        previous = settings_of(command_store(config).read())
+    except StoreError as exc:
+        raise CommandError(f"the switch was not changed: {exc}") from None
     seconds = options["wait"] if options["wait"] is not None else 60.0
     notes = signature(options, now_utc())
     on = on_settings(options, now_utc())
@@ -168,7 +171,10 @@ def run_wrapped(config: Config, options: dict[str, Any], out: Out) -> int:
         out.warn(report.stays_on(written, why, previous))
         return status
     back, store = switch(config, previous, signature(options, now_utc()), out)
-    return 0 if waited(config, store, back, seconds, out, False) else 1
+    if waited(config, store, back, seconds, out, False):
+        return 0
+    out.warn(report.not_confirmed(back))
+    return 1
 
 
 def command_of(options: dict[str, Any]) -> list[str]:

@@ -429,3 +429,13 @@ def _entry_words(entry: Entry) -> str:
     until = f" until {entry.ends_at}" if entry.ends_at else ""
     read_only = " (read-only)" if entry.read_only else ""
     return f"revision {entry.revision}: {entry.state}{read_only}{scope}{until}"
+
+
+def not_confirmed(written: State) -> str:
+    """`run`'s command succeeded and what was in force is written back, but the
+    fleet did not confirm it: some processes may still serve maintenance."""
+    return (
+        f"The command succeeded and revision {written.revision} puts back what "
+        f"was in force, but not every process confirmed it (see above): some may "
+        f"still serve maintenance"
+    )

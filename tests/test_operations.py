@@ -356,3 +356,12 @@ def test_an_interrupted_run_leaves_maintenance_on(
     assert "sh was stopped by SIGINT: maintenance stays on (revision 1)" in err, err
     assert parse_document(reporting.read_text()).state(State()).enabled is True
     assert os.path.exists(started)
+
+
+def test_run_with_a_store_it_cannot_read_says_so_in_one_line(
+    tmp_path: Path, maintenance_env: SetEnv
+) -> None:
+    (tmp_path / "switch").mkdir()  # a directory where the document should be
+    maintenance_env(switch_url=f"file://{tmp_path}/switch")
+    with pytest.raises(CommandError, match="^the switch was not changed: cannot read"):
+        run("run", "--", "true")

@@ -31,6 +31,7 @@ from tests.e2e.browser import Browser
 from tests.processes import ROOT, sample_project_environment
 
 if TYPE_CHECKING:
+    from tests.e2e.redis_topologies import Cluster, SentinelGroup
     from tests.e2e.switching import Load
 
 BIN = Path(sys.executable).parent
@@ -463,3 +464,31 @@ def module_redis_server(
     if server.process is not None:
         server.process.send_signal(signal.SIGCONT)
     server.kill()
+
+
+@pytest.fixture
+def sentinel_group(tmp_path: Path) -> Iterator[SentinelGroup]:
+    """A primary, two replicas and three sentinels of this test's own."""
+    from tests.e2e.redis_topologies import SentinelGroup
+
+    group = SentinelGroup(require("redis-server", "redis-server"), tmp_path / "redis")
+    try:
+        yield group.start()
+    finally:
+        group.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Three primaries with a replica each, shared by a module's tests."""
+    from tests.e2e.redis_topologies import Cluster
+
+    cluster = Cluster(
+        require("redis-server", "redis-server"),
+        require("redis-cli", "redis-tools"),
+        tmp_path_factory.mktemp("cluster"),
+    )
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

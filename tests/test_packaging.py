@@ -98,8 +98,18 @@ def test_every_imported_distribution_is_declared() -> None:
                 imported.add(words[1].split(".")[0])
     third_party = imported - set(sys.stdlib_module_names) - {"envmaintenance"}
     # pytest only in the optional fixture module, behind find_spec; redis only
-    # for a redis:// switch, from the [redis] extra.
-    assert third_party == {"django", "environ", "netaddr", "asgiref", "pytest", "redis"}
+    # for a redis:// switch, from the [redis] extra; celery (and its kombu) only
+    # in envmaintenance.celery, from the [celery] extra.
+    assert third_party == {
+        "django",
+        "environ",
+        "netaddr",
+        "asgiref",
+        "pytest",
+        "redis",
+        "celery",
+        "kombu",
+    }
 
 
 def test_sdist_holds_the_package_and_its_documents(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ class MaintenanceMiddleware:
             clock_source.clock()
         )
         self.poll_seconds = min(1.0, config.switch_interval_seconds / 2)
-        self.daphne = "daphne.server" in sys.modules
+        self.daphne: bool | None = None  # known once serving: see served_by_daphne
 
     def current(self) -> State:
         if self.switch is None:
@@ -137,7 +137,19 @@ class MaintenanceMiddleware:
 
     @property
     def close_code(self) -> int:
+        if self.daphne is None:
+            self.daphne = served_by_daphne()
         return TRY_AGAIN_LATER_DAPHNE if self.daphne else TRY_AGAIN_LATER
+
+
+def served_by_daphne() -> bool:
+    """Whether daphne serves this process: its reactor runs. Its module alone
+    says nothing: "daphne" in INSTALLED_APPS, as Channels asks for its
+    runserver, imports it under uvicorn too."""
+    if "daphne.server" not in sys.modules:
+        return False
+    reactor = sys.modules.get("twisted.internet.reactor")
+    return bool(getattr(reactor, "running", False))
 
 
 async def send_denial(send: Send, current: State) -> None:

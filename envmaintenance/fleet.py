@@ -20,6 +20,7 @@ import re
 import secrets
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -239,12 +240,17 @@ class Reporter:
         self.started_at = _now()
         self.seq = 0
         self._failing = False
+        # A report and the leaving never cross: once left, never back (a
+        # preloading master's reader may be mid-report as it forks).
+        self._lock = threading.Lock()
+        self._left = False
 
     def forked(self) -> None:
         """In a child process: a member of its own."""
         self.member = this_process()
         self.server = server_name()
         self.started_at, self.seq = _now(), 0
+        self._lock, self._left = threading.Lock(), False
 
     def report(self, fields: dict[str, Any]) -> None:
         """Write this process's report (``fields``: what the switch knows);
@@ -259,7 +265,10 @@ class Reporter:
             **fields,
         )
         try:
-            self.members.report(self.member, report.revision, report.as_json())
+            with self._lock:
+                if self._left:
+                    return
+                self.members.report(self.member, report.revision, report.as_json())
             if self.seq % SIBLING_CHECK_EVERY == 0:
                 self.remove_the_gone()
         except StoreError as exc:
@@ -284,8 +293,10 @@ class Reporter:
 
     def leave(self) -> None:
         """A clean exit: this process is no longer waited for."""
-        with contextlib.suppress(StoreError):  # else it is forgotten in time
-            self.members.leave(self.member)
+        with self._lock:
+            self._left = True
+            with contextlib.suppress(StoreError):  # else it is forgotten in time
+                self.members.leave(self.member)
 
 
 def _now() -> float:

@@ -50,11 +50,16 @@ def transition(state: State, now: float, display: str) -> str:
     return f"Maintenance {change(state, now)}, via {display}"
 
 
-def trouble(problem: str, kept: str, state: State, now: float) -> str:
-    """What a process logs, once, when the store fails or forgets."""
+def trouble(problem: str, kept: str | None, state: State, now: float) -> str:
+    """What a process logs, once, when the store fails (``kept``: what it
+    keeps until the store is readable again) or forgets (the problem says what
+    it keeps)."""
+    described = f"maintenance {state.describe(now)}"
+    if kept is None:
+        return f"Maintenance switch: {problem} ({described})"
     return (
-        f"Maintenance switch: {problem}; keeping {kept} (maintenance "
-        f"{state.describe(now)}) until it is readable again"
+        f"Maintenance switch: {problem}; keeping {kept} ({described}) until it is "
+        f"readable again"
     )
 
 

@@ -177,7 +177,7 @@ class Switch:
         if trouble is not None and follower.trouble is None:
             logger.info("Maintenance switch: %s is readable again", self.display)
         self.stale_since = None
-        self._say_trouble(trouble, now, follower.holding(), starting=False)
+        self._say_trouble(trouble, now, None, starting=False)
         cache = self.cache
         if cache and self.serving and (outcome is Outcome.APPLIED or cache.behind):
             cache.keep(follower.text, self.state.revision, follower.read_at)
@@ -194,7 +194,7 @@ class Switch:
             logger.info("%s", report.transition(new, now, self.display))
 
     def _say_trouble(
-        self, before: str | None, now: float, kept: str, *, starting: bool
+        self, before: str | None, now: float, kept: str | None, *, starting: bool
     ) -> None:
         """A new trouble is said once; a repeat never."""
         trouble, rejected = self.follower.trouble, self.follower.rejected

@@ -660,3 +660,16 @@ def _listing() -> str:
     out = StringIO()
     call_command("maintenance", "processes", "--json", stdout=out)
     return out.getvalue()
+
+
+def test_a_member_that_left_never_reports_again() -> None:
+    """gunicorn --preload: the master leaves as it forks, while its reader may
+    be about to report; a report after leaving would make it a member again."""
+    members = Members([])
+    reporter = Reporter(members)
+    reporter.leave()
+    reporter.report(report_fields())
+    assert members.reported == []
+    reporter.forked()  # a child is a member of its own
+    reporter.report(report_fields())
+    assert len(members.reported) == 1

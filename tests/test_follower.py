@@ -157,3 +157,14 @@ def test_a_store_unreadable_later_keeps_what_the_process_holds() -> None:
     process.follow(doc(2, mode=0), NOW, no_fleet)
     assert process.failed("down", NOW, starting=False) == "revision 2"
     assert not process.state.enabled  # never the fallback once it holds one
+
+
+def test_reading_the_good_document_again_ends_a_rejection() -> None:
+    """An editor rewrote the file in place: a read landed on the empty file,
+    the next reads the whole document again. The refusal is over."""
+    process = follower()
+    process.follow(doc(2), NOW, no_fleet)
+    assert process.follow("", NOW + 2, no_fleet) is Outcome.REJECTED
+    assert process.rejected is not None
+    assert process.follow(doc(2), NOW + 4, no_fleet) is Outcome.UNCHANGED
+    assert process.rejected is None

@@ -307,6 +307,7 @@ def test_a_lost_redis_document_is_said_once_and_does_not_end_maintenance(
         assert switch.state.is_active(0)
     lost = [line for line in log() if "lost the document" in line]
     assert len(lost) == 1
+    assert "until it is readable again" not in lost[0]  # it is readable
     tick(switch)
     assert not switch.state.is_active(0)
 

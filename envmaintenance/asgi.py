@@ -108,7 +108,7 @@ class MaintenanceMiddleware:
         if self.blocks(request, current):
             await self.refuse(scope, receive, send, current)
             return
-        await Socket(self, request, current, send).serve(scope, receive)
+        await Socket(self, scope, request, current, send).serve(receive)
 
     def blocks(self, request: HttpRequest, current: State) -> bool:
         """The gate's decision for this socket now (a link is no way in here:
@@ -125,8 +125,13 @@ class MaintenanceMiddleware:
         """Before the app sees it: a 503 where the server can send one, else
         accepted and closed at once with Try Again Later."""
         message = await receive()
-        if message["type"] != "websocket.connect":
-            return
+        if message["type"] == "websocket.connect":
+            await self.turn_away(scope, send, current)
+
+    async def turn_away(self, scope: Scope, send: Send, current: State) -> None:
+        """A handshake not yet accepted: a 503 where the server can send one,
+        else accepted and closed at once with Try Again Later (a close before
+        the accept would be the server's bare 403)."""
         if DENIAL in scope.get("extensions", {}):
             await send_denial(send, current)
             return
@@ -177,21 +182,23 @@ class Socket:
     def __init__(
         self,
         middleware: MaintenanceMiddleware,
+        scope: Scope,
         request: HttpRequest,
         current: State,
         send: Send,
     ) -> None:
-        self.middleware, self.request, self.state = middleware, request, current
+        self.middleware, self.scope = middleware, scope
+        self.request, self.state = request, current
         self._send = send
         self.accepted = self.closed = False
         in_flight = middleware.switch.in_flight if middleware.switch else None
         self.in_flight: InFlight | None = in_flight
         self.admitted: Admitted | None = in_flight.admit(current) if in_flight else None
 
-    async def serve(self, scope: Scope, receive: Receive) -> None:
+    async def serve(self, receive: Receive) -> None:
         watcher = asyncio.ensure_future(self.watch())
         try:
-            await self.middleware.app(scope, receive, self.send)
+            await self.middleware.app(self.scope, receive, self.send)
         finally:
             watcher.cancel()
             if self.in_flight is not None and self.admitted is not None:
@@ -222,7 +229,7 @@ class Socket:
                 continue  # a window may start or end with the same state
             active = now_active
             if middleware.blocks(self.request, current):
-                await self.close()
+                await self.close(current)
                 return
             if current is self.state:
                 continue
@@ -232,9 +239,13 @@ class Socket:
                 self.in_flight.done(self.admitted)
                 self.admitted = admitted
 
-    async def close(self) -> None:
-        code = self.middleware.close_code
-        if not self.accepted:  # not open yet: a close refuses the handshake
-            await self.send({"type": "websocket.close", "code": code})
-            return
-        await self.send({"type": "websocket.close", "code": code, "reason": REASON})
+    async def close(self, current: State) -> None:
+        """Try Again Later: the socket is open, or its handshake turned away."""
+        self.closed = True  # nothing the app sends passes any more
+        if self.accepted:
+            code = self.middleware.close_code
+            await self._send(
+                {"type": "websocket.close", "code": code, "reason": REASON}
+            )
+        else:
+            await self.middleware.turn_away(self.scope, self._send, current)

@@ -32,6 +32,7 @@ def skip_during_maintenance(target: F) -> F:
     @functools.wraps(target)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         from envmaintenance import current_state, is_active
+        from envmaintenance.switch import get_switch
 
         if is_active():
             logger.info(
@@ -41,7 +42,8 @@ def skip_during_maintenance(target: F) -> F:
                 current_state().revision,
             )
             return None
-        return target(*args, **kwargs)
+        with get_switch().serving_one():  # --wait waits for it
+            return target(*args, **kwargs)
 
     return cast(F, guarded)
 

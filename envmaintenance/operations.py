@@ -36,6 +36,7 @@ from envmaintenance.documents import (
 from envmaintenance.guards import wait_until_over
 from envmaintenance.state import State
 from envmaintenance.stores import Store, StoreError
+from envmaintenance.switch import get_switch
 from envmaintenance.waiting import FleetBehind, wait_for_fleet
 
 
@@ -281,6 +282,7 @@ def guard_command(config: Config, options: dict[str, Any], out: Out) -> None:
         )
         out.say(f"Skipped {command[0]}: maintenance is {described} ({decided}).")
         return
-    status = run_child(command)
+    with get_switch().serving_one():  # --wait waits for the job
+        status = run_child(command)
     if status:
         raise SystemExit(status)

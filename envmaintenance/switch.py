@@ -20,7 +20,8 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from envmaintenance import report, state
@@ -122,6 +123,20 @@ class Switch:
                 self.cache.behind = True  # written at the next read, then kept
             self.serving = self.wanted = True
             self.reader.start()
+
+    @contextmanager
+    def serving_one(self) -> Iterator[None]:
+        """One piece of work (a cron job, a command) counted in flight under the
+        state in force, so that `--wait` waits for it; this process reports."""
+        if self.store is None:
+            yield
+            return
+        self.start()
+        admitted = self.in_flight.admit(self.state)
+        try:
+            yield
+        finally:
+            self.in_flight.done(admitted)
 
     def stop(self) -> None:
         """End the background reader for good (a replaced switch, a test)."""

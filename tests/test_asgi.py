@@ -320,3 +320,46 @@ async def test_an_allowed_socket_stays_open_and_counts_under_the_new_state(
     await server.incoming.put({"type": "websocket.disconnect", "code": 1000})
     await asyncio.wait_for(task, 5)
     assert "websocket.close" not in kinds(server)
+
+
+class SlowToAccept(Echo):
+    """A consumer that takes its time before it accepts (it reads the database,
+    say): maintenance may start in between."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.may_accept = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await self.may_accept.wait()
+        await send({"type": "websocket.accept"})
+        self.connected.set()
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+
+@pytest.mark.parametrize("denial", [True, False])
+async def test_maintenance_that_starts_before_the_accept_still_answers_as_ours(
+    switch_path: Path, denial: bool
+) -> None:
+    consumer = SlowToAccept()
+    app = MaintenanceMiddleware(consumer)
+    switch = get_switch()
+    extensions = {"websocket.http.response": {}} if denial else {}
+    server = Server(scope(extensions=extensions))
+    task = await connect(app, server)
+    switch_path.write_text("REVISION=1\nMAINTENANCE_MODE=1\n")
+    await asyncio.to_thread(switch.refresh, time.time())
+    await asyncio.wait_for(server.closed.wait(), 5)
+    consumer.may_accept.set()  # too late: nothing it sends passes
+    await asyncio.wait_for(task, 5)
+    if denial:
+        assert kinds(server) == [
+            "websocket.http.response.start",
+            "websocket.http.response.body",
+        ]
+        assert server.sent[0]["status"] == 503
+    else:
+        assert kinds(server) == ["websocket.accept", "websocket.close"]
+        assert server.sent[1]["code"] == 1013

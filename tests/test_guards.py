@@ -101,3 +101,24 @@ def test_guard_can_wait_for_the_end(maintenance_env: SetEnv, tmp_path: Path) -> 
     out = run("guard", "--wait-until-over", "1s", "--", "touch", str(marker))
     assert out.startswith("Skipped touch: maintenance is scheduled")
     assert not marker.exists()
+
+
+def test_a_guarded_job_is_in_flight_while_it_runs(
+    maintenance_env: SetEnv, tmp_path: Path
+) -> None:
+    """So that `on --wait` waits for a cron job that started before."""
+    from envmaintenance.state import State
+    from envmaintenance.switch import get_switch
+
+    maintenance_env(switch_url=f"file://{tmp_path}/switch")
+    seen: list[int] = []
+
+    @skip_during_maintenance
+    def job() -> None:
+        switch = get_switch()
+        # In flight from before whatever state comes next.
+        seen.append(switch.in_flight.before(State(enabled=True)))
+
+    job()
+    get_switch().stop()
+    assert seen == [1]

@@ -346,7 +346,7 @@ async def test_maintenance_that_starts_before_the_accept_still_answers_as_ours(
     consumer = SlowToAccept()
     app = MaintenanceMiddleware(consumer)
     switch = get_switch()
-    extensions = {"websocket.http.response": {}} if denial else {}
+    extensions: dict[str, Any] = {"websocket.http.response": {}} if denial else {}
     server = Server(scope(extensions=extensions))
     task = await connect(app, server)
     switch_path.write_text("REVISION=1\nMAINTENANCE_MODE=1\n")

@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sample.settings_sockets")
 # Django is set up before anything that may touch its settings is imported.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import (  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: E402
+from channels.routing import (  # noqa: E402
     ProtocolTypeRouter,
     URLRouter,
 )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 # Channels ships no type hints (and is an extra: only this site's sockets need it).
-from channels.generic.websocket import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from channels.generic.websocket import (
     AsyncWebsocketConsumer,
 )
 
 
-class EchoConsumer(AsyncWebsocketConsumer):  # type: ignore[misc, unused-ignore]
+class EchoConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """Accepts every socket and sends each text message back."""
 
     async def receive(

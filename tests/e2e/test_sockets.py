@@ -13,16 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-
-# The e2e group has websockets; the type checker's environment may not.
-from websockets.asyncio.client import (  # type: ignore[import-not-found, unused-ignore]
-    ClientConnection,
-    connect,
-)
-from websockets.exceptions import (  # type: ignore[import-not-found, unused-ignore]
-    ConnectionClosed,
-    InvalidStatus,
-)
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from envmaintenance.asgi import REASON, TRY_AGAIN_LATER, TRY_AGAIN_LATER_DAPHNE
 from tests.e2e.conftest import (

@@ -363,5 +363,5 @@ def test_run_with_a_store_it_cannot_read_says_so_in_one_line(
 ) -> None:
     (tmp_path / "switch").mkdir()  # a directory where the document should be
     maintenance_env(switch_url=f"file://{tmp_path}/switch")
-    with pytest.raises(CommandError, match="^the switch was not changed: cannot read"):
+    with pytest.raises(CommandError, match=r"^the switch was not changed: cannot read"):
         run("run", "--", "true")

@@ -90,20 +90,20 @@ def follow(app: Celery, *, exempt_queue: str = EXEMPT_QUEUE) -> None:
     # As Celery makes a queue it was not told of (task_create_missing_queues):
     # a direct exchange of the same name, the name as routing key.
     queue = Queue(exempt_queue, Exchange(exempt_queue), exempt_queue)  # type: ignore[no-untyped-call]
-    follower = Follower(app, queue)
-    _followed[app] = follower
+    followed = FollowedApp(app, queue)
+    _followed[app] = followed
     app.steps["consumer"].add(Pause)
-    app.on_after_configure.connect(follower.configured, weak=False)
-    app.on_after_finalize.connect(follower.finalized, weak=False)
+    app.on_after_configure.connect(followed.configured, weak=False)
+    app.on_after_finalize.connect(followed.finalized, weak=False)
     if app.configured:
-        follower.configured()
+        followed.configured()
     if app.finalized:
-        follower.finalized()
-    signals.worker_init.connect(follower.worker_starting, weak=False)
+        followed.finalized()
+    signals.worker_init.connect(followed.worker_starting, weak=False)
     _connect_process_signals()
 
 
-class Follower:
+class FollowedApp:
     """What follow() sets up for one app: where its exempt tasks go, the
     scheduler beat uses, and the guard on each of its tasks."""
 
@@ -120,23 +120,10 @@ class Follower:
             routes = ()
         elif not isinstance(routes, (list, tuple)):
             routes = (routes,)
-        conf.task_routes = (self.route, *routes)
+        if not any(isinstance(route, ExemptRoute) for route in routes):
+            conf.task_routes = (ExemptRoute(self.exempt_queue), *routes)
         if not isinstance(conf.beat_scheduler, SkippingScheduler):
             conf.beat_scheduler = SkippingScheduler(conf.beat_scheduler)
-
-    def route(
-        self,
-        name: str,
-        args: Any,
-        kwargs: Any,
-        options: Any,
-        task: Any = None,
-        **_: Any,
-    ) -> dict[str, Any] | None:
-        """A task router (Celery's task_routes): exempt tasks to their queue."""
-        if task is not None and is_exempt(task):
-            return {"queue": self.exempt_queue}
-        return None
 
     def finalized(self, **_: Any) -> None:
         """Every task gets the guard before a worker builds its tracers."""
@@ -153,7 +140,29 @@ class Follower:
         follow_switch(get_switch(), forks_workers=True)
 
 
-_followed: WeakKeyDictionary[Celery, Follower] = WeakKeyDictionary()
+_followed: WeakKeyDictionary[Celery, FollowedApp] = WeakKeyDictionary()
+
+
+class ExemptRoute:
+    """A task router (Celery's task_routes) that sends exempt tasks to their
+    queue. It holds the queue alone: the configuration is pickled with the
+    app where pool processes are spawned rather than forked."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    def __call__(
+        self,
+        name: str,
+        args: Any,
+        kwargs: Any,
+        options: Any,
+        task: Any = None,
+        **_: Any,
+    ) -> dict[str, Any] | None:
+        if task is not None and is_exempt(task):
+            return {"queue": self.queue}
+        return None
 
 
 def guard(task_class: type[Any]) -> None:
@@ -301,15 +310,15 @@ class Pause(bootsteps.StartStopStep):  # type: ignore[misc]
 
     def __init__(self, c: Any, **kwargs: Any) -> None:
         super().__init__(c, **kwargs)
-        self.follower = _followed.get(c.app)
+        self.followed = _followed.get(c.app)
         self.paused: tuple[str, ...] = ()
         self.holding = False
         self.timer: Any = None
 
     def start(self, c: Any) -> None:
-        if self.follower is None:
+        if self.followed is None:
             return
-        queue = self.follower.exempt_queue
+        queue = self.followed.exempt_queue
         c.add_task_queue(
             queue.name, exchange=queue.exchange.name, routing_key=queue.routing_key
         )
@@ -335,7 +344,7 @@ class Pause(bootsteps.StartStopStep):  # type: ignore[misc]
             logger.exception("Maintenance: pausing or resuming the worker failed")
 
     def pause(self, c: Any, current: State) -> None:
-        exempt = self.follower.exempt_queue.name if self.follower else EXEMPT_QUEUE
+        exempt = self.followed.exempt_queue.name if self.followed else EXEMPT_QUEUE
         self.paused = tuple(q.name for q in c.task_consumer.queues if q.name != exempt)
         for name in self.paused:
             c.cancel_task_queue(name)

@@ -40,6 +40,7 @@ nitpick_ignore = [
     ("py:class", "envmaintenance.paths.PathScope"),
     ("py:class", "envmaintenance.hosts.HostScope"),
     ("py:class", "envmaintenance.passes.Revocations"),
+    ("py:class", "envmaintenance.guards.F"),
 ]
 
 html_theme = "furo"

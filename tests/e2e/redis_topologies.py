@@ -115,12 +115,10 @@ class Node:
         self.process.send_signal(signal.SIGCONT)
 
 
-def server_command(program: str, port: int, *options: str) -> list[str]:
-    """redis-server on 127.0.0.1, persistence off."""
+def server_command(program: str, *options: str) -> list[str]:
+    """redis-server on 127.0.0.1, persistence off; ``options`` name the port."""
     return [
         program,
-        "--port",
-        str(port),
         "--bind",
         "127.0.0.1",
         "--save",
@@ -132,38 +130,53 @@ def server_command(program: str, port: int, *options: str) -> list[str]:
 
 
 class SentinelGroup:
-    """A primary, two replicas and three sentinels (quorum 2) that watch it."""
+    """A primary, two replicas and three sentinels (quorum 2) that watch it;
+    with certificates, every one of them speaks TLS only, to each other too."""
 
-    def __init__(self, program: str, directory: Path) -> None:
+    def __init__(
+        self, program: str, directory: Path, certificates: Certificates | None = None
+    ) -> None:
         self.program, self.directory = program, directory
-        port = free_port()
-        primary = Node(server_command(program, port), directory / "primary", port)
-        self.servers = [primary]
-        for number in (1, 2):
+        self.certificates = certificates
+        self.connect = {} if certificates is None else tls_client(certificates)
+        self.servers: list[Node] = []
+        for name in ("primary", "replica-1", "replica-2"):
             port = free_port()
-            command = server_command(
-                program, port, "--replicaof", "127.0.0.1", str(self.servers[0].port)
-            )
-            self.servers.append(Node(command, directory / f"replica-{number}", port))
+            options = self._listen(port)
+            if self.servers:
+                options += ["--replicaof", "127.0.0.1", str(self.servers[0].port)]
+            command = server_command(program, *options)
+            self.servers.append(Node(command, directory / name, port, self.connect))
         self.sentinels = [self._sentinel(number) for number in (1, 2, 3)]
+
+    def _listen(self, port: int) -> list[str]:
+        """The port to listen on, and TLS's options (a port of 0: no plain one)."""
+        if self.certificates is None:
+            return ["--port", str(port)]
+        return ["--port", "0", *tls_arguments(self.certificates, port)]
 
     def _sentinel(self, number: int) -> Node:
         port, where = free_port(), self.directory / f"sentinel-{number}"
         where.mkdir(parents=True)
         primary = self.servers[0].port
+        listen = self._listen(port)
         (where / "sentinel.conf").write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {where}\n"
+            "".join(f"{name[2:]} {value}\n" for name, value in pairs(listen))
+            + f"bind 127.0.0.1\ndir {where}\n"
             f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2\n"
             f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}\n"
         )
         command = [self.program, str(where / "sentinel.conf"), "--sentinel"]
-        return Node(command, where, port)
+        return Node(command, where, port, self.connect)
 
     @property
     def url(self) -> str:
         sentinels = ",".join(f"127.0.0.1:{node.port}" for node in self.sentinels)
-        return f"redis+sentinel://{sentinels}/{SERVICE}/0"
+        if self.certificates is None:
+            return f"redis+sentinel://{sentinels}/{SERVICE}/0"
+        query = tls_query(self.certificates)
+        return f"rediss+sentinel://{sentinels}/{SERVICE}/0?{query}"
 
     def start(self) -> SentinelGroup:
         for node in [*self.servers, *self.sentinels]:
@@ -228,7 +241,8 @@ class Cluster:
             port = free_port()
             command = server_command(
                 program,
-                port,
+                "--port",
+                str(port),
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -361,7 +375,11 @@ def make_certificates(directory: Path) -> Certificates:
     run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
         "-subj", "/CN=envmaintenance test CA")  # fmt: skip
     for name, extension in (
-        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+        # A server is a client too: of its primary, or of the sentinels.
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+        ),
         ("client", "extendedKeyUsage=clientAuth\n"),
     ):
         (directory / f"{name}.ext").write_text(extension)
@@ -379,27 +397,42 @@ def make_certificates(directory: Path) -> Certificates:
     )
 
 
-def tls_server(program: str, directory: Path, certificates: Certificates) -> Node:
-    """redis-server on a TLS port only, asking clients for a certificate."""
-    port = free_port()
-    command = server_command(
-        program,
-        0,
-        "--tls-port",
-        str(port),
-        "--tls-cert-file",
-        str(certificates.server),
-        "--tls-key-file",
-        str(certificates.server_key),
-        "--tls-ca-cert-file",
-        str(certificates.ca),
-        "--tls-auth-clients",
-        "yes",
-    )
-    connect = {
+def tls_arguments(certificates: Certificates, port: int) -> list[str]:
+    """redis-server's options for TLS on ``port``, asking clients for a
+    certificate, and replicating (or watching, for a sentinel) over TLS."""
+    return [
+        *("--tls-port", str(port), "--tls-replication", "yes"),
+        *("--tls-cert-file", str(certificates.server)),
+        *("--tls-key-file", str(certificates.server_key)),
+        *("--tls-ca-cert-file", str(certificates.ca)),
+    ]
+
+
+def tls_client(certificates: Certificates) -> dict[str, Any]:
+    """How the test's own client connects."""
+    return {
         "ssl": True,
         "ssl_ca_certs": str(certificates.ca),
         "ssl_certfile": str(certificates.client),
         "ssl_keyfile": str(certificates.client_key),
     }
-    return Node(command, directory, port, connect)
+
+
+def tls_query(certificates: Certificates, *, client: bool = True) -> str:
+    """The TLS options of a switch URL."""
+    query = f"ssl_ca_certs={certificates.ca}"
+    if client:
+        query += f"&ssl_certfile={certificates.client}"
+        query += f"&ssl_keyfile={certificates.client_key}"
+    return query
+
+
+def pairs(options: list[str]) -> list[tuple[str, str]]:
+    return list(zip(options[::2], options[1::2], strict=True))
+
+
+def tls_server(program: str, directory: Path, certificates: Certificates) -> Node:
+    """redis-server on a TLS port only, asking clients for a certificate."""
+    port = free_port()
+    command = server_command(program, "--port", "0", *tls_arguments(certificates, port))
+    return Node(command, directory, port, tls_client(certificates))

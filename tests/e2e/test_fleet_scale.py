@@ -58,6 +58,6 @@ def test_a_thousand_processes_are_confirmed_and_listed_within_an_interval_and_a_
         print(
             f"FIGURE {PROCESSES} processes: processes --json answered in "
             f"{seconds:.1f} s (the whole command); one poll of --wait "
-            f"{poll(client, url, cost)}"
+            f"{poll(client, url)}"
         )
         assert seconds <= INTERVAL + 1 + STARTUP_MARGIN_SECONDS

@@ -19,7 +19,9 @@ from tests.e2e.failover import KEY, blocked_answers, confirm, follow
 from tests.e2e.redis_topologies import (
     Certificates,
     Node,
+    SentinelGroup,
     make_certificates,
+    tls_query,
     tls_server,
 )
 from tests.e2e.switching import command
@@ -45,20 +47,38 @@ def tls_redis(tmp_path: Path, certificates: Certificates) -> Iterator[Node]:
         require("redis-server", "redis-server"), tmp_path / "tls", certificates
     )
     try:
-        node.start().client().execute_command(
-            "ACL", "SETUSER", "switch", "on", f">{PASSWORD}", "resetchannels",
-            f"~{KEY}", f"~{{{KEY}}}:*", "-@all", *(f"+{name}" for name in COMMANDS),
-        )  # fmt: skip
+        allow_the_switch(node.start())
         yield node
     finally:
         node.kill()
 
 
+def allow_the_switch(node: Node, *more: str) -> None:
+    """User "switch": the switch's keys, the commands the package sends."""
+    node.client().execute_command(
+        "ACL", "SETUSER", "switch", "on", f">{PASSWORD}", "resetchannels",
+        f"~{KEY}", f"~{{{KEY}}}:*", "-@all",
+        *(f"+{name}" for name in (*COMMANDS, *more)),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def tls_sentinel_group(
+    tmp_path: Path, certificates: Certificates
+) -> Iterator[SentinelGroup]:
+    """A Sentinel group that speaks TLS only; user "switch" on its servers."""
+    program = require("redis-server", "redis-server")
+    group = SentinelGroup(program, tmp_path / "redis", certificates)
+    try:
+        for server in group.start().servers:
+            allow_the_switch(server, "role")  # and the check of the primary
+        yield group
+    finally:
+        group.stop()
+
+
 def url_of(node: Node, certificates: Certificates, *, client: bool = True) -> str:
-    query = f"ssl_ca_certs={certificates.ca}"
-    if client:
-        query += f"&ssl_certfile={certificates.client}"
-        query += f"&ssl_keyfile={certificates.client_key}"
+    query = tls_query(certificates, client=client)
     return f"rediss://switch:{PASSWORD}@127.0.0.1:{node.port}/0?{query}"
 
 
@@ -97,6 +117,32 @@ def test_on_wait_and_processes_over_tls_with_a_user_of_the_switch_keys_only(
     for shown in (output, server.log_text()):
         assert PASSWORD not in shown
         assert str(certificates.ca) not in shown  # the query is never shown
+
+
+def test_on_wait_and_processes_over_tls_through_the_sentinels(
+    tls_sentinel_group: SentinelGroup, certificates: Certificates, start_app: Start
+) -> None:
+    """rediss+sentinel://: TLS to the sentinels and to the servers, the user
+    "switch" on the servers; then the primary dies, and a write after the
+    promotion is confirmed."""
+    url = tls_sentinel_group.url.replace("://", f"://switch:{PASSWORD}@", 1)
+    server, pids = follow(start_app, url)
+    revision, _ = confirm("on", url)
+    listing = json.loads(command("processes", "--json", url=url).stdout)
+    assert {(row["pid"], row["revision"]) for row in listing["processes"]} == {
+        (pid, revision) for pid in pids
+    }
+    tls_sentinel_group.replicated()
+    old = tls_sentinel_group.primary
+    old.kill()
+    new = tls_sentinel_group.promoted(old)
+    after, _ = confirm("off", url)
+    assert after == revision + 1
+    assert blocked_answers(server) == {200}
+    live = [node for node in tls_sentinel_group.servers if node.alive]
+    assert new in live
+    assert [denied(node) for node in live] == [[]] * len(live)
+    assert PASSWORD not in server.log_text()
 
 
 def test_the_user_may_touch_nothing_else(

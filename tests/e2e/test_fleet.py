@@ -340,14 +340,14 @@ def test_a_document_no_process_can_parse_is_rejected_by_every_process(
     # A wait for the revision every process rejected fails at once, quoting it.
     started = time.monotonic()
     with pytest.raises(FleetBehind) as failed:
-        wait_for_fleet(switch_store(fleet.url), bad, 10, 3600, revision_of)
+        wait_for_fleet(switch_store(fleet.url), bad, 300, 3600, revision_of)
     seconds = time.monotonic() - started
-    said = report.behind(failed.value, bad, 10, time.time())
+    said = report.behind(failed.value, bad, 300, time.time())
     assert f"The switch was written (revision {bad}), but 6 processes rejected it:" in (
         said
     )
     assert said.count(f"{error}; still serving revision {revision}") == 6
-    assert seconds < 10  # before the time ran out: at once
+    assert seconds < 150  # a hang guard far below the five minutes it had: at once
     print(
         f"FIGURE rejected document: {blocked_let_in} blocked requests let in; the "
         f"wait for it failed in {seconds:.2f} s of 10"

@@ -19,13 +19,13 @@ from tests.e2e.fleet_scale import (
 from tests.e2e.switching import INTERVAL
 
 PROCESSES = 1000
-# The contract: both within an interval and a second of the fleet's. The
-# margins are a loaded two-core machine's, measured with two busy loops
-# beside the fleet: the wait confirmed in 1.3 s (1.2 s idle); the whole
-# `processes` command took 2.6 s (1.0 s idle), of which the read of every
-# report took 0.09 s and the rest was Python and Django starting.
-WAIT_MARGIN_SECONDS = 1.0
-STARTUP_MARGIN_SECONDS = 2.0
+# The contract: both within an interval and a second of the fleet's; the
+# margin is a loaded two-core machine's. Measured with two busy loops beside
+# the fleet, the wait confirmed in 1.3 s (1.2 s idle), and the whole
+# `processes` command took 2.6 s (0.6 to 1.1 s idle), of which the read of
+# every report took 0.09 s and the rest was Python and Django starting: that
+# start, measured just before with --version, is not the listing's.
+MARGIN_SECONDS = 1.0
 
 
 def test_a_thousand_processes_are_confirmed_and_listed_within_an_interval_and_a_second(
@@ -50,14 +50,15 @@ def test_a_thousand_processes_are_confirmed_and_listed_within_an_interval_and_a_
             f"FIGURE {PROCESSES} processes: off --wait confirmed in {confirmed:.1f} s "
             f"(the whole command {seconds:.1f} s)"
         )
-        assert confirmed <= INTERVAL + 1 + WAIT_MARGIN_SECONDS
+        assert confirmed <= INTERVAL + 1 + MARGIN_SECONDS
 
+        starting, _version = timed("--version", url=url)
         seconds, result = timed("processes", "--json", url=url)
         assert result.returncode == 0, result.stderr
         assert len(json.loads(result.stdout)["processes"]) == PROCESSES
         print(
             f"FIGURE {PROCESSES} processes: processes --json answered in "
-            f"{seconds:.1f} s (the whole command); one poll of --wait "
-            f"{poll(client, url)}"
+            f"{seconds:.1f} s (the whole command; starting one took {starting:.1f} s)"
+            f"; one poll of --wait {poll(client, url)}"
         )
-        assert seconds <= INTERVAL + 1 + STARTUP_MARGIN_SECONDS
+        assert seconds - starting <= INTERVAL + 1 + MARGIN_SECONDS

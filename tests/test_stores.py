@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from redis.crc import key_slot
 
 from envmaintenance.conf import ConfigError, load_config
@@ -19,6 +20,7 @@ from envmaintenance.stores import (
 from envmaintenance.stores import redis as redis_backend
 from envmaintenance.stores.file import FileStore
 from envmaintenance.stores.redis import related_key
+from envmaintenance.stores.redis_clients import handshake_with_the_primary
 from envmaintenance.stores.redis_urls import RedisTarget, Tls, parse_redis_url
 
 
@@ -637,3 +639,31 @@ def test_every_key_of_a_switch_is_in_the_document_key_slot(key: str) -> None:
 def test_related_keys_of_two_switches_never_collide() -> None:
     """Two keys whose stand-in tag is the same slot's keep keys of their own."""
     assert related_key("a}1", "members") != related_key("a}2", "members")
+
+
+class FakeConnection:
+    """What the handshake asks of a redis-py connection, answering ROLE."""
+
+    host, port = "10.0.0.7", 6379
+
+    def __init__(self, role: list[object]) -> None:
+        self.role = role
+        self.sent: list[tuple[object, ...]] = []
+
+    def on_connect(self) -> None:
+        self.sent.append(("AUTH", "SELECT"))
+
+    def send_command(self, *args: object) -> None:
+        self.sent.append(args)
+
+    def read_response(self) -> list[object]:
+        return self.role
+
+
+def test_a_sentinel_connection_is_kept_only_to_the_primary() -> None:
+    primary = FakeConnection([b"master", 3129, []])
+    handshake_with_the_primary(primary)
+    assert primary.sent == [("AUTH", "SELECT"), ("ROLE",)]
+    replica = FakeConnection([b"slave", "10.0.0.6", 6379, b"connected", 3129])
+    with pytest.raises(redis.exceptions.ConnectionError, match="not the primary"):
+        handshake_with_the_primary(replica)

@@ -131,8 +131,25 @@ def _sentinel_primary(target: RedisTarget, timeout_seconds: float) -> Any:
         retry=_no_retries(),
         connection_class=_primary_connection(secure=target.tls is not None),
         patience_seconds=timeout_seconds,
+        # Called in place of the handshake on each new connection, by every
+        # redis-py since 4 (as RedisCluster uses it).
+        redis_connect_func=handshake_with_the_primary,
         **_options(target, timeout_seconds),
     )
+
+
+def handshake_with_the_primary(connection: Any) -> None:
+    """The usual handshake (AUTH, SELECT), then ROLE: a server that is not the
+    primary is a failed connection, and the sentinels are asked again."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    connection.on_connect()
+    connection.send_command("ROLE")
+    role = connection.read_response()
+    if not role or role[0] not in (b"master", "master"):
+        raise RedisConnectionError(
+            f"{connection.host}:{connection.port} is not the primary (yet)"
+        )
 
 
 def _cluster(target: RedisTarget, timeout_seconds: float) -> Any:
@@ -151,8 +168,9 @@ def _cluster(target: RedisTarget, timeout_seconds: float) -> Any:
 
 @functools.cache
 def _primary_connection(*, secure: bool) -> type[Any]:
-    """The Sentinel-managed connection class that insists on a primary (made
-    once: redis-py is imported only when a Redis URL is in use)."""
+    """The Sentinel-managed connection class that waits for a primary while a
+    call's time lasts (made once: redis-py is imported only when a Redis URL is
+    in use)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
@@ -178,14 +196,5 @@ def _primary_connection(*, secure: bool) -> type[Any]:
                     if time.monotonic() + PRIMARY_POLL_SECONDS >= deadline:
                         raise
                 time.sleep(PRIMARY_POLL_SECONDS)
-
-        def on_connect_check_health(self, check_health: bool = True) -> None:
-            super().on_connect_check_health(check_health=check_health)
-            self.send_command("ROLE")
-            role = self.read_response()
-            if not role or role[0] not in (b"master", "master"):
-                raise RedisConnectionError(
-                    f"{self.host}:{self.port} is not the primary (yet)"
-                )
 
     return PrimaryConnection

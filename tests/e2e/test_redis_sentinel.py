@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from envmaintenance.stores.redis_clients import handshake_with_the_primary
 from tests.e2e.conftest import Server, Start
 from tests.e2e.failover import (
     blocked_answers,
@@ -24,6 +26,31 @@ from tests.e2e.redis_topologies import SentinelGroup, until
 from tests.e2e.switching import Background, Load, command
 
 
+def only_the_primary_is_read(group: SentinelGroup) -> bool:
+    """The handshake of a Sentinel connection (AUTH, SELECT, then ROLE) passes
+    on the primary, and fails on each replica, as on a demoted primary."""
+    from redis import connection as connections
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    connection_class: Any = connections.Connection
+    passed = set()
+    for node in group.servers:
+        connection = connection_class(
+            host="127.0.0.1",
+            port=node.port,
+            socket_timeout=5,
+            redis_connect_func=handshake_with_the_primary,
+        )
+        try:
+            connection.connect()
+            passed.add(node.port)
+        except RedisConnectionError:
+            pass
+        finally:
+            connection.disconnect()
+    return passed == {group.primary_port()}
+
+
 def test_a_killed_primary_costs_no_request_and_the_state_stays(
     sentinel_group: SentinelGroup, start_app: Start, load: Callable[[Server], Load]
 ) -> None:
@@ -32,6 +59,7 @@ def test_a_killed_primary_costs_no_request_and_the_state_stays(
     primary through the sentinels; `on --wait` issued during the failover
     succeeds or says what it did not do, and a write after it is confirmed."""
     url = sentinel_group.url
+    assert only_the_primary_is_read(sentinel_group)
     server, pids = follow(start_app, url)
     revision, _ = confirm("on", url)
     sentinel_group.replicated()
@@ -64,6 +92,7 @@ def test_a_killed_primary_costs_no_request_and_the_state_stays(
     )
     assert statuses.keys() == {503}, statuses  # the state kept: never a 500
     assert stored_revision(new) >= revision  # the promoted replica had it
+    assert only_the_primary_is_read(sentinel_group)  # now the promoted one
     if outcome.returncode != 0:  # it failed, saying what it did and did not do
         said = outcome.stderr
         assert (

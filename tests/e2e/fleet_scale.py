@@ -15,6 +15,7 @@ hand, on a machine with the cores for it:
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,8 @@ def run(count: int, interval: int) -> None:
     """The whole simulation, against a redis-server of its own."""
     program = require("redis-server", "redis-server")
     with tempfile.TemporaryDirectory() as directory:
+        # The commands' private cache directory goes there too, not in /tmp.
+        os.environ["TMPDIR"] = directory
         port = free_port()
         options = ("--maxclients", str(count + 1000))
         command = server_command(program, "--port", str(port), *options)

@@ -99,6 +99,12 @@ class Follower:
         self.seen = max(self.seen, document.revision)
         return Outcome.APPLIED
 
+    def asks_the_fleet(self) -> bool:
+        """Whether the next read should ask the fleet for the highest revision
+        it holds (before the document: a write landing between the two is then
+        applied, never taken for a loss)."""
+        return not self.seen and self._reads < READS_THAT_ASK_THE_FLEET
+
     def _no_document(self, highest_held: Callable[[], int | None]) -> Outcome:
         if not self.seen and self._reads <= READS_THAT_ASK_THE_FLEET:
             self.seen = highest_held() or 0

@@ -176,10 +176,11 @@ class Switch:
 
         follower, trouble = self.follower, self.follower.trouble
         try:
+            highest = None
+            if follower.asks_the_fleet():
+                highest = bounded(store.members.highest_revision)
             text = bounded(store.read)
-            outcome = follower.follow(
-                text, now, lambda: bounded(store.members.highest_revision)
-            )
+            outcome = follower.follow(text, now, lambda: highest)
         except StoreError as exc:
             self.stale_since = self.stale_since or now
             kept = follower.failed(str(exc), now, starting=starting)

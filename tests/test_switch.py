@@ -667,3 +667,34 @@ def test_a_report_is_what_the_switch_says_of_itself() -> None:
     assert json.dumps(fields)  # plain JSON values
     assert fields["revision"] == 1
     assert fields["interval"] == 2
+
+
+def test_a_write_landing_while_a_new_process_reads_is_no_loss() -> None:
+    """A process that has seen no revision asks the fleet, and reads the
+    document: a write that lands between the two is applied, never taken for a
+    store that lost its document (which, with MAINTENANCE_SWITCH_UNREADABLE=on,
+    would switch maintenance on)."""
+
+    class RacingStore(ScriptedStore):
+        """Whatever is asked first is answered from before the write, the
+        rest from after it."""
+
+        def __init__(self) -> None:
+            super().__init__(None)
+            self.written = False
+            self.members.highest_revision = self.highest  # type: ignore[method-assign]
+
+        def highest(self) -> int | None:
+            answer = 1 if self.written else None
+            self.written = True
+            return answer
+
+        def read(self) -> str | None:
+            answer = THEN_ON if self.written else None
+            self.written = True
+            return answer
+
+    config = load_config({"MAINTENANCE_SWITCH_UNREADABLE": "on"})
+    switch = Switch(config, RacingStore())
+    assert switch.follower.trouble is None
+    assert switch.state.revision == 2

@@ -455,15 +455,15 @@ def test_a_partitioned_gunicorn_is_named_silent_until_it_is_back(
     cut_off = reporting(fleet.url, beside, 4)
     forwarder.cut()
     try:
-        # Cut off for the whole wait: far longer than three intervals.
+        # Cut off for the whole wait: longer than three intervals.
         started = time.monotonic()
-        result = command("on", "--wait", "10", url=fleet.url)
+        result = command("on", "--wait", "5", url=fleet.url)
         partitioned = time.monotonic() - started
         let_in_cut_off = let_in(beside)  # it still serves what it had: off
     finally:
         forwarder.restore()
     assert result.returncode == 1, result.stdout
-    assert "but 4 of 10 processes are behind after 10 s:" in result.stderr
+    assert "but 4 of 10 processes are behind after 5 s:" in result.stderr
     for pid in cut_off:
         why = r"silent since \d+ s ago \(it last served revision \d+, maintenance off"
         assert named(pid, "gunicorn", why).search(result.stderr)
@@ -475,7 +475,7 @@ def test_a_partitioned_gunicorn_is_named_silent_until_it_is_back(
     blocked_let_in = let_in(beside)
     assert blocked_let_in == 0  # once confirmed, the cut-off one switched too
     print(
-        f"FIGURE partition: on --wait 10 exit 1 after {partitioned:.2f} s naming the "
+        f"FIGURE partition: on --wait 5 exit 1 after {partitioned:.2f} s naming the "
         f"4 cut-off workers silent (meanwhile they let in {let_in_cut_off} of 20 "
         f"blocked requests, as the wait said); restored, on --wait exit 0 in "
         f"{restored:.2f} s (confirmed in {confirmed_seconds(output):.1f} s); "

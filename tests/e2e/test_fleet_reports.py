@@ -1,5 +1,5 @@
 """The fleet's reports where the store itself is the test: Redis killed while a
-wait runs, file switches, five hundred simulated reporters, and reports forged
+wait runs, file switches, and reports forged
 straight into Redis. Each test has a store of its own."""
 
 from __future__ import annotations
@@ -9,9 +9,6 @@ import json
 import math
 import re
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -28,7 +25,6 @@ from tests.e2e.switching import (
     switch_store,
     until,
 )
-from tests.processes import ROOT
 
 # A hang guard, not a measure: the command must come back.
 HANG_GUARD_SECONDS = 60
@@ -87,58 +83,6 @@ def test_a_file_switch_that_cannot_hold_reports_cannot_confirm(
         (tmp_path / "switch").read_text().startswith("REVISION=1\nMAINTENANCE_MODE=1\n")
     )
     converge(server, 503)  # written all the same
-
-
-def reporting(url: str, count: int, first_pid: int) -> subprocess.Popen[str]:
-    """Reporters in a process of their own (started: ask reported() next)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.reporters", url, str(count), str(first_pid)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
-def reported(process: subprocess.Popen[str]) -> None:
-    assert process.stdout is not None
-    assert process.stdout.readline() == "reporting\n"
-
-
-def test_five_hundred_reporters_on_one_redis(redis_server: RedisServer) -> None:
-    """Light processes whose reporters are exactly a web process's: four of 100,
-    one of 99 and one of a single reporter, which is then stopped."""
-    url = redis_server.url
-    sizes = [(100, 100_000), (100, 100_100), (100, 100_200), (100, 100_300)]
-    sizes += [(99, 100_400), (1, 100_499)]
-    processes = [reporting(url, count, first) for count, first in sizes]
-    try:
-        for process in processes:  # started together, waited for in turn
-            reported(process)
-        until(lambda: len(members(url)) == 500, "500 reporters reporting")
-        started = time.monotonic()
-        listing = json.loads(command("processes", "--json", url=url).stdout)
-        assert len(listing["processes"]) == 500
-        print(f"processes with 500 reporting: {time.monotonic() - started:.2f} s")
-        started = time.monotonic()
-        result = command("on", "--wait", "30", url=url)
-        seconds = time.monotonic() - started
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "All 500 processes (every process seen" in result.stdout
-        print(f"500 reporters: on --wait confirmed in {seconds:.2f} s")
-        processes[-1].send_signal(signal.SIGSTOP)  # one reporter stops
-        until(
-            lambda: [row for row in members(url) if row["silent"]],
-            "the stopped reporter silent",
-        )
-        result = command("on", "--wait", "10", url=url)
-        assert result.returncode == 1
-        assert "but 1 of 500 processes are behind after 10 s:" in result.stderr
-        assert re.search(r"^  \S+:100499 \(", result.stderr, re.M)
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGCONT)
-            process.communicate(timeout=30)
 
 
 def genuine(now: float, **changes: Any) -> dict[str, Any]:

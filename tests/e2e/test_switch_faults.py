@@ -82,11 +82,8 @@ def test_workers_respawned_while_redis_is_out_keep_maintenance_on(
         redis_server.pause()  # accepts connections, never answers
     try:
         time.sleep(INTERVAL * 2)
-        respawn_workers(server, 2)  # max_requests, an OOM kill, a reschedule
-        wait_for_workers(server, 6)  # four, then the two new ones
-        time.sleep(INTERVAL * 2)
-        respawn_workers(server, 2)
-        wait_for_workers(server, 8)
+        respawn_workers(server, 4)  # max_requests, an OOM kill, a reschedule
+        wait_for_workers(server, 8)  # four, then the four new ones
         time.sleep(INTERVAL * 2)
     finally:
         if outage == "killed":

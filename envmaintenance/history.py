@@ -40,6 +40,18 @@ class Entry:
         return json.dumps(asdict(self), ensure_ascii=False).encode()
 
 
+@dataclass(frozen=True)
+class Issued:
+    """A pass as the history remembers it (never its token)."""
+
+    holder: str
+    id: str
+    expires: str
+    by: str
+    at: str
+    revoked: bool
+
+
 def switched(state: State, now: float, notes: dict[str, str]) -> Entry:
     """The entry of a write: what every process will serve."""
     words = "environment" if state.source == "environment" else state.describe(now)

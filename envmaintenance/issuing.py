@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +17,7 @@ from envmaintenance.cli import command_store, host_cache, parse_duration, signat
 from envmaintenance.conf import Config
 from envmaintenance.control import Refused, look, revocations_in, write
 from envmaintenance.documents import settings_of
+from envmaintenance.history import Issued
 from envmaintenance.operations import Out, now_utc
 from envmaintenance.parsers import forbidden_character
 from envmaintenance.stores import HISTORY_LENGTH, Store, StoreError
@@ -66,18 +66,6 @@ def issue(
         except StoreError as exc:
             raise CommandError(f"no pass was issued: {exc}") from None
     return granted, token
-
-
-@dataclass(frozen=True)
-class Issued:
-    """A pass as the history remembers it (never its token)."""
-
-    holder: str
-    id: str
-    expires: str
-    by: str
-    at: str
-    revoked: bool
 
 
 def issued(store: Store) -> list[Issued]:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envmaintenance.history import LOST, PASS_ISSUED, PASS_REVOKED, Entry
+from envmaintenance.history import LOST, PASS_ISSUED, PASS_REVOKED, Entry, Issued
 from envmaintenance.state import State
 
 if TYPE_CHECKING:
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from envmaintenance.control import Seen
     from envmaintenance.fleet import ProcessReport
     from envmaintenance.follower import Rejection
-    from envmaintenance.issuing import Issued
     from envmaintenance.passes import Pass
     from envmaintenance.stores import Store
     from envmaintenance.waiting import Confirmed, FleetBehind, Progress

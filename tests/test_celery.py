@@ -17,8 +17,15 @@ from celery import Celery, signals
 from celery.app.trace import build_tracer
 from celery.beat import PersistentScheduler, Scheduler, Service
 
-from envmaintenance import celery as following
-from envmaintenance.celery import EXEMPT_QUEUE, follow, is_exempt, maintenance_exempt
+from envmaintenance.celery import (
+    EXEMPT_QUEUE,
+    beat,
+    consumers,
+    follow,
+    maintenance_exempt,
+)
+from envmaintenance.celery import tasks as running_tasks
+from envmaintenance.celery.exempt import is_exempt
 from envmaintenance.fleet import read_fleet
 from envmaintenance.state import State
 from envmaintenance.switch import get_switch
@@ -85,7 +92,7 @@ def test_follow_is_once_per_app(app: Celery) -> None:
     follow(app)
     add_tasks(app, [])
     assert app.conf.task_routes[1:] == ({"t.reports.*": {"queue": "reports"}},)
-    assert list(app.steps["consumer"]).count(following.Pause) == 1
+    assert list(app.steps["consumer"]).count(consumers.Pause) == 1
 
 
 def test_follow_routes_an_app_configured_before_it() -> None:
@@ -196,12 +203,12 @@ def test_maintenance_names_the_tasks_from_before_still_running(
     app: Celery, caplog: pytest.LogCaptureFixture
 ) -> None:
     tasks = add_tasks(app, [])
-    following.running.started(tasks.write, "id-2")
+    running_tasks.running.started(tasks.write, "id-2")
     try:
         with caplog.at_level(logging.INFO, "envmaintenance"):
-            following.running.say_still_running(State(enabled=True, revision=7))
+            running_tasks.running.say_still_running(State(enabled=True, revision=7))
     finally:
-        following.running.finished("id-2")
+        running_tasks.running.finished("id-2")
     assert "revision 7; still running here, from before: t.write[id-2]" in caplog.text
 
 
@@ -262,7 +269,7 @@ def test_the_worker_consumes_the_exempt_queue_and_pauses_every_other(
     app: Celery, maintenance_env: SetEnv
 ) -> None:
     consumer = Consumer(app, "celery", "reports", EXEMPT_QUEUE)
-    pause = following.Pause(consumer)
+    pause = consumers.Pause(consumer)
     maintenance_env(mode="1")
     pause.start(consumer)
     assert consumer.calls == [
@@ -276,7 +283,7 @@ def test_the_worker_consumes_again_when_maintenance_ends(
     app: Celery, maintenance_env: SetEnv
 ) -> None:
     consumer = Consumer(app, "celery", EXEMPT_QUEUE)
-    pause = following.Pause(consumer)
+    pause = consumers.Pause(consumer)
     maintenance_env(mode="1")
     pause.start(consumer)
     pause.check(consumer)  # still on: nothing more
@@ -335,4 +342,4 @@ def test_beat_sends_every_periodic_task_when_maintenance_is_off() -> None:
 def test_beat_gets_the_configured_scheduler_by_name_when_it_starts(app: Celery) -> None:
     wrapper = app.conf.beat_scheduler
     assert repr(wrapper) == "SkippingScheduler('celery.beat:PersistentScheduler')"
-    assert issubclass(following.skipping(PersistentScheduler), PersistentScheduler)
+    assert issubclass(beat.skipping(PersistentScheduler), PersistentScheduler)

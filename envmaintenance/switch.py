@@ -65,6 +65,36 @@ class Listeners:
                 logger.exception("Maintenance switch: preparing the new state failed")
 
 
+class Telling:
+    """What the switch says in the log after a read: the store readable again,
+    a new trouble once and a new rejection once (a repeat never)."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self._rejected_said: object = None
+
+    def read(
+        self,
+        follower: Follower,
+        before: str | None,
+        now: float,
+        kept: str | None,
+        *,
+        starting: bool,
+    ) -> None:
+        trouble, rejected = follower.trouble, follower.rejected
+        if before is not None and trouble is None:
+            logger.info("Maintenance switch: %s is readable again", self.display)
+        if trouble is not None and trouble != before:
+            level = logging.ERROR if starting else logging.WARNING
+            logger.log(level, "%s", report.trouble(trouble, kept, follower.state, now))
+        if rejected != self._rejected_said and rejected is not None:
+            logger.warning(
+                "%s", report.rejection(rejected, self.display, follower.state)
+            )
+        self._rejected_said = rejected
+
+
 class Switch:
     """What this process follows: the environment alone, or the switch too."""
 
@@ -91,7 +121,7 @@ class Switch:
         self.reporting = True  # not in a parent that forked before serving
         self.replaced = False
         self.forks_workers = False
-        self._rejected_said: object = None
+        self.telling = Telling(self.display)
         self._stale_at = float("-inf")  # two intervals after the last read
         self.listeners = Listeners()
         self._lock = threading.Lock()  # one read at a time
@@ -185,15 +215,13 @@ class Switch:
             self.stale_since = self.stale_since or now
             kept = follower.failed(str(exc), now, starting=starting)
             self._publish(now, starting=True)
-            self._say_trouble(trouble, now, kept, starting=starting)
+            self.telling.read(follower, trouble, now, kept, starting=starting)
             return
         self.last_read_at = now
         if outcome is Outcome.APPLIED:
             self._publish(now, starting=starting)
-        if trouble is not None and follower.trouble is None:
-            logger.info("Maintenance switch: %s is readable again", self.display)
         self.stale_since = None
-        self._say_trouble(trouble, now, None, starting=False)
+        self.telling.read(follower, trouble, now, None, starting=False)
         cache = self.cache
         if cache and self.serving and (outcome is Outcome.APPLIED or cache.behind):
             cache.keep(follower.text, self.state.revision, follower.read_at)
@@ -208,18 +236,6 @@ class Switch:
         self.state = new
         if not starting:  # the start-up line says the state then
             logger.info("%s", report.transition(new, now, self.display))
-
-    def _say_trouble(
-        self, before: str | None, now: float, kept: str | None, *, starting: bool
-    ) -> None:
-        """A new trouble is said once; a repeat never."""
-        trouble, rejected = self.follower.trouble, self.follower.rejected
-        if trouble is not None and trouble != before:
-            level = logging.ERROR if starting else logging.WARNING
-            logger.log(level, "%s", report.trouble(trouble, kept, self.state, now))
-        if rejected != self._rejected_said and rejected is not None:
-            logger.warning("%s", report.rejection(rejected, self.display, self.state))
-        self._rejected_said = rejected
 
     def report_fields(self, now: float) -> dict[str, Any]:
         """What this process says of itself (fleet.ProcessReport's fields)."""

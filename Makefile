@@ -54,10 +54,11 @@ demo: venv
 	@scripts/system-packages demo
 	@HOST=$(HOST) PORT=$(PORT) VENV_BIN=$(BIN) scripts/demo
 
-# pyperf benchmarks, every ratio in one run (about 30 minutes; BENCH_ROUNDS=
-# to change the rounds); the exit status says whether every target was met.
-# bench-check judges the committed results again. The peers go into the
-# benchmark's own virtualenv only.
+# Every figure in one run (about 20 minutes on two idle cores): instructions
+# per request counted under valgrind, wall-clock latency with a hung Redis and
+# start-up; the exit status says whether every target was met. bench-check
+# judges the committed results again. The peers go into the benchmark's own
+# virtualenv only.
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)

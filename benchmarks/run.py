@@ -1,238 +1,153 @@
-"""make bench: every figure in one run, as ratios, from pyperf's results.
+"""make bench: every figure in one run, kept in benchmarks/results.json and
+shown in benchmarks/results.md; the exit status is 1 when a target is missed.
+``python -m benchmarks.run --check`` judges benchmarks/results.json again.
 
-Each variant is a pyperf benchmark, run in processes of its own; the rounds are
-interleaved (every benchmark once per round, in a new shuffled order, appended
-to one file), so a slow spell of a noisy machine lands on every variant alike.
-The latencies with Redis stopped need two servers asked in turn: they are
-measured by benchmarks/stalled.py and appended to the same file.
-The targets are judged on the ratios; a missed one makes the exit status 1.
-``python -m benchmarks.run --check`` judges the file of an earlier run again.
+Per request, instructions counted by valgrind, and beside them the wall-clock
+time of the same script without it; wall-clock is judged only where time is
+the point: latency with the switch's store hung, and start-up.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
-import random
+import platform
 import shutil
-import signal
-import socket
+import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import pyperf
-
-from benchmarks.targets import OWN_COSTS, PAIRS, report
-from benchmarks.variants import (
-    ASGI_VARIANTS,
-    HTTP_VARIANTS,
-    SITES,
-    STALLED_VARIANT,
-    VARIANTS,
-)
+from benchmarks.report import report
+from benchmarks.stalled import redis_server
+from benchmarks.variants import ALL, STARTUP, VARIANTS
+from benchmarks.wsgi import WARM_UP
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results.json.gz"
-PYTHON = sys.executable
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
-PYPERF = ["--quiet", "--copy-env", "--append"]
-IN_PROCESS = ["--processes", "3", "--values", "3", "--loops", "500"]
-PAIRED = ["--processes", "6", "--values", "3", "--loops", "500"]
-OWN_COST = ["--processes", "3", "--values", "3", "--loops", "20000"]
-# Over HTTP, the server and its client share one CPU: a round trip between two
-# vCPUs of a VM waits, in spells, for the other to wake (measured here: up to a
-# quarter fewer requests per second, three to five times as many over 4 ms).
-HTTP_CPU = min(os.sched_getaffinity(0))
-OVER_HTTP = ["--processes", "3", "--values", "3", "--loops", "100"]
-OVER_HTTP += ["--affinity", str(HTTP_CPU)]
-# Blocks of benchmarks/stalled.py, per server and round.
-STALLED_BLOCKS = 25
+RESULTS = ROOT / "benchmarks" / "results.json"
+COUNTED = 200  # requests counted after the warm-up
+LAYOUTS = 3  # the median of their counts is kept
+TIMED = 2000  # requests timed after the warm-up, without valgrind
+BLOCKS = 100  # of benchmarks/stalled.py, per server
+STARTS = 5  # processes per start-up figure
+VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
 
 
-def pyperf_run(module: str, *args: str, options: list[str]) -> None:
-    command = [PYTHON, "-m", module, *args, *PYPERF, str(RESULTS), *options]
-    subprocess.run(command, cwd=ROOT, check=True, timeout=900)
+def output_of(*args: str) -> Any:
+    """What python -m ARGS prints, as JSON."""
+    done = subprocess.run([sys.executable, "-m", *args], stdout=subprocess.PIPE)
+    if done.returncode:
+        raise SystemExit(f"failed: python -m {' '.join(args)}")
+    return json.loads(done.stdout)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
-            return
-        except urllib.error.HTTPError:
-            return  # a 503 is an answer
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the server did not answer {url}")
-
-
-def server_command(server: str, port: int) -> list[str]:
-    """gunicorn with one sync worker, or uvicorn with one worker."""
-    if server == "gunicorn":
-        bind = ["--workers", "1", "--bind", f"127.0.0.1:{port}"]
-        return [PYTHON, "-m", "gunicorn", *bind, "benchmarks.project.wsgi:application"]
-    listen = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    quiet = ["--no-access-log", "--log-level", "warning"]
-    return [
-        PYTHON,
-        "-m",
-        "uvicorn",
-        *listen,
-        *quiet,
-        "benchmarks.project.asgi:application",
-    ]
-
-
-@contextlib.contextmanager
-def serving(server: str, name: str, redis: Redis | None = None) -> Iterator[str]:
-    """One server process serving one variant (following this Redis, if it is
-    not the run's); yields its URL."""
-    VARIANTS[name].prepare(Path(os.environ["BENCH_STATE_DIR"]))
-    port = free_port()
-    process = subprocess.Popen(
-        server_command(server, port),
-        cwd=ROOT,
-        env={**os.environ, "BENCH_VARIANT": name, **(redis.env if redis else {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=pinned,
+def instructions(name: str, layout: int, directory: Path) -> float:
+    """Per request: the variant's script serving WARM_UP requests and WARM_UP +
+    COUNTED, side by side under valgrind; the difference of the two counts over
+    COUNTED (start-up, imports and warm-up cancel out). Where the interpreter's
+    objects land in memory decides how often its attribute cache misses, some
+    tenths of a percent per request, and moves with all a process reads as it
+    starts: each layout is set by a variable of its own length, and both
+    processes start alike (the same hash seed, no bytecode written, python -S:
+    on sys.path, only directories nothing writes to)."""
+    env = {**os.environ, "BENCH_LAYOUT": "L" * 97 * layout}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    outputs = {count: directory / f"cachegrind.{count}" for count in (0, COUNTED)}
+    processes = [
+        subprocess.Popen(
+            [*VALGRIND, f"--cachegrind-out-file={out}", f"--log-file={out}.log",
+             sys.executable, "-S", "-m", ALL[name].script, name, str(count)],
+            env=env, stdout=subprocess.DEVNULL,
+        )
+        for count, out in outputs.items()
+    ]  # fmt: skip
+    if [process.wait() for process in processes] != [0, 0]:
+        logs = "".join(Path(f"{out}.log").read_text() for out in outputs.values())
+        raise SystemExit(f"{name} failed under valgrind:\n{logs}")
+    low, high = (
+        next(int(line[9:]) for line in out.open() if line.startswith("summary: "))
+        for out in outputs.values()
     )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(url)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
+    return (high - low) / COUNTED
 
 
-def pinned() -> None:
-    os.sched_setaffinity(0, {HTTP_CPU})
+def latencies() -> dict[str, Any]:
+    """benchmarks/stalled.py on both servers at once, each on a CPU of its own
+    (with one CPU, the same one)."""
+    cpus = sorted(os.sched_getaffinity(0)) * 2
+    processes = {
+        server: subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.stalled", server, str(cpu), str(BLOCKS)],
+            stdout=subprocess.PIPE,
+        )
+        for server, cpu in zip(("gunicorn", "uvicorn"), cpus, strict=False)
+    }
+    figures = {
+        server: process.communicate()[0] for server, process in processes.items()
+    }
+    if any(process.returncode for process in processes.values()):
+        raise SystemExit("benchmarks/stalled.py failed")
+    return {server: json.loads(output) for server, output in figures.items()}
 
 
-@dataclass(frozen=True)
-class Redis:
-    pid: int
-    env: dict[str, str]  # what points a server at it
+def measure(directory: Path) -> dict[str, Any]:
+    requests = {}
+    with redis_server() as (_, url):
+        os.environ["BENCH_REDIS_URL"] = url
+        for name in VARIANTS:
+            for file, text in ALL[name].files.items():
+                (directory / file).write_text(text)
+            seconds = output_of(ALL[name].script, name, str(TIMED))
+            counts = [instructions(name, i, directory) for i in range(LAYOUTS)]
+            requests[name] = {"instructions": counts, "seconds": seconds}
+            print(name, round(statistics.median(counts)), file=sys.stderr)
+    print("Latency, Redis stopped and healthy...", file=sys.stderr)
+    latency = latencies()
+    startup = {
+        what: [output_of("benchmarks.startup", name) for _ in range(STARTS)]
+        for what, name in STARTUP.items()
+    }
+    import django
 
-
-@contextlib.contextmanager
-def redis_server(directory: Path) -> Iterator[Redis]:
-    """A redis-server on loopback, for the Redis switch rows."""
-    program = shutil.which("redis-server")
-    if program is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    options = ["--save", "", "--appendonly", "no", "--dir", str(directory)]
-    server = subprocess.Popen(
-        [program, "--port", str(port), "--bind", "127.0.0.1", *options],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            if time.monotonic() > deadline:
-                raise SystemExit("redis-server did not start")
-            time.sleep(0.05)
-        yield Redis(server.pid, {"BENCH_REDIS_URL": f"redis://127.0.0.1:{port}/0"})
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def one_round(shuffled: list[str], stalled: Redis, round_number: int) -> None:
-    state_dir = Path(os.environ["BENCH_STATE_DIR"])
-    for name in shuffled:
-        VARIANTS[name].prepare(state_dir)
-        pyperf_run("benchmarks.wsgi", name, options=IN_PROCESS)
-    for top, bottom in random.Random(round_number).sample(PAIRS, len(PAIRS)):
-        VARIANTS[top].prepare(state_dir)
-        VARIANTS[bottom].prepare(state_dir)
-        pyperf_run("benchmarks.paired", top, bottom, options=PAIRED)
-    for name in random.Random(round_number).sample(OWN_COSTS, len(OWN_COSTS)):
-        VARIANTS[name].prepare(state_dir)
-        pyperf_run("benchmarks.own_cost", name, options=OWN_COST)
-        pyperf_run("benchmarks.own_cost", "view", options=OWN_COST)
-    rows = [("gunicorn", n) for n in HTTP_VARIANTS]
-    rows += [("uvicorn", n) for n in ASGI_VARIANTS]
-    random.Random(round_number).shuffle(rows)
-    for server, name in rows:
-        with serving(server, name) as url:
-            status = str(VARIANTS[name].expected_status)
-            pyperf_run("benchmarks.http_client", f"{server}: {name}", url, status,
-                       options=OVER_HTTP)  # fmt: skip
-    for server in ("gunicorn", "uvicorn"):
-        latencies_with_redis_stopped(server, stalled)
-
-
-def latencies_with_redis_stopped(server: str, stalled: Redis) -> None:
-    """benchmarks/stalled.py against two servers of the variant: one follows the
-    run's Redis, the other a Redis SIGSTOPped once both have read it."""
-    with (
-        serving(server, STALLED_VARIANT) as healthy,
-        serving(server, STALLED_VARIANT, stalled) as stopped,
-    ):
-        os.kill(stalled.pid, signal.SIGSTOP)
-        try:
-            client = ["benchmarks.stalled", server, stopped, healthy]
-            command = [PYTHON, "-m", *client, str(STALLED_BLOCKS), str(RESULTS)]
-            subprocess.run(
-                command, cwd=ROOT, check=True, timeout=900, preexec_fn=pinned
-            )
-        finally:
-            os.kill(stalled.pid, signal.SIGCONT)
-
-
-def start_up() -> None:
-    once = ["--processes", "3", "--values", "1", "--loops", "1"]
-    for count in ("1", "100000"):
-        pyperf_run("benchmarks.startup", "config", count, options=once)
-        memory = ["--track-memory", "--warmups", "0", *once]
-        pyperf_run("benchmarks.startup", "config", count, options=memory)
-    cold = ["--warmups", "0", "--processes", "5", "--values", "1", "--loops", "1"]
-    for name in SITES.values():
-        pyperf_run("benchmarks.startup", "languages", name, options=cold)
-
-
-def measure() -> None:
-    RESULTS.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory() as directory:
-        os.environ["BENCH_STATE_DIR"] = directory
-        os.environ["PYTHONPATH"] = str(ROOT)
-        with (
-            redis_server(Path(directory)) as redis,
-            redis_server(Path(directory)) as stalled,
-        ):
-            os.environ.update(redis.env)
-            names = list(VARIANTS)
-            for round_number in range(1, ROUNDS + 1):
-                print(f"Round {round_number} of {ROUNDS}...", file=sys.stderr)
-                random.Random(round_number).shuffle(names)
-                one_round(names, stalled, round_number)
-        # The start-up figures are run with a memory tracker: not in a round.
-        start_up()
+    valgrind = subprocess.run([VALGRIND[0], "--version"], capture_output=True).stdout
+    versions = f"Python {platform.python_version()}, Django {django.get_version()}"
+    return {
+        "versions": f"{versions}, {valgrind.decode().strip()}",
+        "method": {"warm_up": WARM_UP, "counted": COUNTED, "layouts": LAYOUTS,
+                   "timed": TIMED, "blocks": BLOCKS, "starts": STARTS},
+        "requests": requests,
+        "latency": latency,
+        "startup": startup,
+    }  # fmt: skip
 
 
 def main() -> None:
     if "--check" not in sys.argv[1:]:
-        measure()
-    text, missed = report(pyperf.BenchmarkSuite.load(str(RESULTS)))
+        if shutil.which(VALGRIND[0]) is None:
+            raise SystemExit("valgrind is missing: scripts/system-packages bench")
+        with tempfile.TemporaryDirectory(prefix="bench-") as directory:
+            # The package and the benchmarks as they are now, copied where
+            # nothing else writes: the run measures one version, and the
+            # directories a process lists as it imports do not change under it.
+            # What the package writes (the switch's cache...) stays in the run's.
+            source = Path(directory, "source")
+            for name in ("envmaintenance", "benchmarks"):
+                ignore = shutil.ignore_patterns("__pycache__")
+                shutil.copytree(ROOT / name, source / name, ignore=ignore)
+            path = os.pathsep.join([str(source), sysconfig.get_paths()["purelib"]])
+            os.environ.update(PYTHONPATH=path, PYTHONHASHSEED="0")
+            os.environ.update(BENCH_STATE_DIR=directory, TMPDIR=directory)
+            os.chdir(source)  # python -m puts it first on sys.path
+            results = measure(Path(directory))
+            os.chdir(ROOT)
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    text, missed = report(json.loads(RESULTS.read_text()))
     print(text)
     if "--check" not in sys.argv[1:]:
-        (ROOT / "benchmarks" / "results.md").write_text(text + "\n")
+        RESULTS.with_suffix(".md").write_text(text + "\n")
     sys.exit(1 if missed else 0)
 
 

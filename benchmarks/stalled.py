@@ -1,62 +1,143 @@
-"""Latency while the switch's Redis is SIGSTOPped, against the same seconds with
-it healthy.
+"""Latency over HTTP while the switch's Redis is SIGSTOPped, against the same
+seconds with it healthy: no request may wait on a hung store.
 
-``python -m benchmarks.stalled SERVER STOPPED_URL HEALTHY_URL BLOCKS RESULTS``:
-two servers of one variant, one following a Redis that is stopped, the other a
-healthy one; one client alternates its requests between them (ABBA), so that
-every spell of the machine falls on both alike (pyperf's runner cannot do this:
-a worker runs one benchmark). Each block of BLOCK_SECONDS gives both servers'
-p99 and max, kept as pyperf runs of one value in the order they ran, so that
-the report divides each stopped block by the healthy one of the same seconds.
+``python -m benchmarks.stalled SERVER CPU BLOCKS``: two servers of one variant,
+each following a redis-server of its own, the first stopped once both have
+read it (it accepts connections and never answers); one client, on CPU with
+both, alternates its requests between them (A B B A) in blocks of two read
+intervals. Prints both servers' p99 and max latency per block, as JSON.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import pyperf
+from benchmarks.variants import SERVED, select
 
-from benchmarks.http_client import time_requests
-
-# Two read intervals of the switch: every block spans a read of the stopped store.
-BLOCK_SECONDS = 4.0
-FIGURES = (("p99", 0.99), ("max", 1.0))
+BLOCK_SECONDS = 4.0  # two read intervals of the switch (2 s, the default)
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-def block(urls: tuple[str, str], seconds: float) -> tuple[list[float], list[float]]:
-    """Each URL's latencies, one request at a time, in the order A B B A."""
+def wait_for(ready: Callable[[], object]) -> None:
+    """Until ready() returns, as a server does once it is up."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            ready()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running(command: list[str], **env: str) -> Iterator[int]:
+    """A process, until the block ends; yields its pid."""
+    process = subprocess.Popen(command, env=os.environ | env, stdout=subprocess.DEVNULL)
+    try:
+        yield process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[int, str]]:
+    """A redis-server on loopback that saves nothing; yields its pid and URL."""
+    port = free_port()
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    with running([shutil.which("redis-server") or "redis-server", *options]) as pid:
+        wait_for(lambda: socket.create_connection(("127.0.0.1", port)).close())
+        yield pid, f"redis://127.0.0.1:{port}/0"
+
+
+def server(name: str, port: int) -> list[str]:
+    """One gunicorn sync worker, or one uvicorn worker, serving the variant."""
+    if name == "gunicorn":
+        app = ["--bind", f"127.0.0.1:{port}", "benchmarks.stalled:wsgi_application()"]
+    else:
+        app = ["--port", str(port), "--no-access-log", "--factory"]
+        app.append("benchmarks.stalled:asgi_application")
+    return [sys.executable, "-m", name, "--log-level", "warning", *app]
+
+
+def wsgi_application() -> Any:
+    select(os.environ["BENCH_VARIANT"])
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+def asgi_application() -> Any:
+    select(os.environ["BENCH_VARIANT"])
+    from django.core.asgi import get_asgi_application
+
+    return get_asgi_application()
+
+
+def latency(port: int) -> float:
+    """Seconds of one request on a new connection, which must be answered 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.perf_counter()
+    connection.request("GET", "/", headers={"Accept": "text/html"})
+    response = connection.getresponse()
+    response.read()
+    seconds = time.perf_counter() - started
+    connection.close()
+    if response.status != 200:
+        raise SystemExit(f"port {port} answered {response.status}")
+    return seconds
+
+
+def block(ports: tuple[int, int]) -> dict[str, tuple[float, float]]:
+    """Both servers' p99 and max latency over BLOCK_SECONDS, requests A B B A."""
     latencies: tuple[list[float], list[float]] = ([], [])
-    deadline = time.perf_counter() + seconds
-    turn = 0
+    deadline, turn = time.perf_counter() + BLOCK_SECONDS, 0
     while time.perf_counter() < deadline:
         which = 1 if turn % 4 in (1, 2) else 0
-        latencies[which].append(time_requests(1, urls[which], 200))
+        latencies[which].append(latency(ports[which]))
         turn += 1
-    return latencies
+    figures = {}
+    for state, values in zip(("stopped", "healthy"), latencies, strict=True):
+        values.sort()
+        figures[state] = (values[int(0.99 * len(values))], values[-1])
+    return figures
 
 
 def main() -> None:
-    server, stopped, healthy, count, results = sys.argv[1:]
-    urls = (stopped, healthy)
-    block(urls, BLOCK_SECONDS)  # warm-up: the stopped server's reader now fails
-    runs: dict[str, list[pyperf.Run]] = {}
-    for _ in range(int(count)):
-        latencies = block(urls, BLOCK_SECONDS)
-        for state, values in zip(("stopped", "healthy"), latencies, strict=True):
-            for what, fraction in FIGURES:
-                name = f"{server}: {what} latency, Redis {state}"
-                metadata = {"name": name, "loops": 1, "unit": "second"}
-                value = percentile(values, fraction)
-                run = pyperf.Run([value], metadata=metadata, collect_metadata=False)
-                runs.setdefault(name, []).append(run)
-    suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
-    pyperf.add_runs(results, suite)  # appended, as pyperf's --append does
+    name, cpu, blocks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    with redis_server() as (stopped, stopped_url), redis_server() as (_, healthy_url):
+        os.sched_setaffinity(0, {cpu})  # the client and, inherited, both servers
+        ports, os.environ["BENCH_VARIANT"] = (free_port(), free_port()), SERVED
+        with (
+            running(server(name, ports[0]), BENCH_REDIS_URL=stopped_url),
+            running(server(name, ports[1]), BENCH_REDIS_URL=healthy_url),
+        ):
+            wait_for(lambda: [latency(port) for port in ports])  # each read its Redis
+            os.kill(stopped, signal.SIGSTOP)
+            try:
+                block(ports)  # a warm-up: the stopped server's reader now fails
+                figures = [block(ports) for _ in range(blocks)]
+            finally:
+                os.kill(stopped, signal.SIGCONT)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

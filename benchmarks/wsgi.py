@@ -1,77 +1,71 @@
-"""One variant's WSGI handler called in this process: a pyperf benchmark.
+"""One variant's WSGI handler, called in this process.
 
-``python -m benchmarks.wsgi VARIANT [pyperf options]``. Each value is the CPU
-time per request of a batch (``--loops``), not the wall time, so that time spent
-descheduled on a busy machine is not counted.
+``python -m benchmarks.wsgi VARIANT COUNT``: WARM_UP requests, then COUNT more,
+each checked for the variant's status; prints the mean wall-clock seconds per
+counted request. benchmarks/run.py runs it for that time, and under valgrind
+for the instructions per request.
 """
 
 from __future__ import annotations
 
-import io
-import os
+import gc
+import sys
 import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
-import pyperf
+from benchmarks.variants import BROWSER_ACCEPT, CLIENT, select
 
-from benchmarks.variants import BROWSER_ACCEPT, CLIENT, VARIANTS, select
-
-Handler = Callable[[dict[str, Any], Callable[..., None]], Iterable[bytes]]
+WARM_UP = 50  # Django's caches, the interpreter's specialization
 
 
-def handler_for(name: str) -> Handler:
-    """The variant's Django, set up as its WSGI server would."""
-    select(name)
-    from django.core.wsgi import get_wsgi_application
-
-    return get_wsgi_application()  # type: ignore[return-value]
-
-
-def request_for(name: str) -> dict[str, Any]:
-    return {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": "/",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "localhost",
-        "HTTP_ACCEPT": BROWSER_ACCEPT,
-        "REMOTE_ADDR": CLIENT,
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(),
-        **VARIANTS[name].request,
-    }
-
-
-def time_requests(loops: int, handler: Handler, environ: dict[str, Any]) -> float:
-    statuses = set()
-
-    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
-        statuses.add(int(status.split()[0]))
-
-    started = time.process_time()
-    for _ in range(loops):
-        result = handler(dict(environ), start_response)
-        b"".join(result)
-        result.close()  # type: ignore[attr-defined]
-    elapsed = time.process_time() - started
-    expected = VARIANTS[os.environ["BENCH_VARIANT"]].expected_status
-    if statuses != {expected}:
-        raise SystemExit(f"answered {sorted(statuses)}, not {expected}")
-    return elapsed
+def settle() -> None:
+    """Wait (up to a minute) until the process's other threads are idle: its
+    CPU time stops."""
+    for _ in range(120):
+        used = time.process_time()
+        time.sleep(0.5)
+        if time.process_time() - used < 0.005:
+            return
 
 
 def main() -> None:
-    runner = pyperf.Runner(add_cmdline_args=lambda cmd, args: cmd.append(args.variant))
-    runner.argparser.add_argument("variant", choices=VARIANTS)
-    args = runner.parse_args()
-    # Only a worker measures; the process that spawns them sets nothing up.
-    handler = handler_for(args.variant) if args.worker else None
-    runner.bench_time_func(
-        args.variant, time_requests, handler, request_for(args.variant)
-    )
+    name, count = sys.argv[1], int(sys.argv[2])
+    variant = select(name)
+    from django.core.wsgi import get_wsgi_application
+    from django.test import RequestFactory
+
+    handler = get_wsgi_application()
+    request = {"HTTP_ACCEPT": BROWSER_ACCEPT, "REMOTE_ADDR": CLIENT, **variant.request}
+    environ = {**RequestFactory().get("/").environ, **request}
+    statuses = set()
+
+    def start_response(status: str, *_: object) -> Any:
+        statuses.add(int(status[:3]))
+
+    def serve(requests: int) -> None:
+        for _ in range(requests):
+            response = handler(dict(environ), start_response)
+            b"".join(response)
+            response.close()
+
+    # A switch's reader reads at once, in threads of its own, from start-up or
+    # from the first request: with the process to itself, it is done before
+    # anything else runs (how threads interleave moves where objects land, and
+    # so the count) and before a process that serves no more exits.
+    settle()
+    serve(1)
+    settle()
+    serve(WARM_UP)
+    # A full collection walks every object of the process (some ten million
+    # instructions) and is due again once the heap has grown by a quarter:
+    # made here, none falls among the counted requests by chance.
+    gc.collect()
+    started = time.perf_counter()
+    serve(count)
+    seconds = (time.perf_counter() - started) / max(count, 1)
+    if statuses != {variant.expected_status}:
+        raise SystemExit(f"{name}: answered {sorted(statuses)}")
+    print(seconds)
 
 
 if __name__ == "__main__":

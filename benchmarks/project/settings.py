@@ -1,21 +1,20 @@
-"""One settings module for every variant; BENCH_VARIANT picks the middleware."""
+"""One settings module for every variant; BENCH_VARIANT picks it."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from benchmarks.variants import VARIANTS
+from benchmarks.variants import ALL
 
-variant = VARIANTS[os.environ["BENCH_VARIANT"]]
+variant = ALL[os.environ["BENCH_VARIANT"]]
+STATE_DIR = Path(os.environ.get("BENCH_STATE_DIR", "/tmp"))
 
 SECRET_KEY = "benchmark-only"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-ROOT_URLCONF = "benchmarks.project.urls"
+ROOT_URLCONF = "benchmarks.project.app"
 USE_TZ = True
-STATE_DIR = Path(os.environ.get("BENCH_STATE_DIR", "/tmp"))
-
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -36,16 +35,12 @@ TEMPLATES = [
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGGING = {"version": 1, "disable_existing_loggers": False}
 
-LOGGING = variant.logging(STATE_DIR)
-
-# django-maintenance-mode: file state backend, as its README sets it up.
+# django-maintenance-mode: the file state backend, as its README sets it up.
 MAINTENANCE_MODE = None
 MAINTENANCE_MODE_STATE_FILE_PATH = str(STATE_DIR / "maintenance_mode_state.txt")
-MAINTENANCE_MODE_IGNORE_IP_ADDRESSES = variant.peer_allowed_ips
-# django-maintenancemode: the switch is a setting, the allowlist is INTERNAL_IPS.
+# django-maintenancemode: the switch is a setting, the allowlist INTERNAL_IPS.
 MAINTENANCE_LOCKFILE_PATH = str(STATE_DIR / "maintenancemode.lock")
-INTERNAL_IPS = variant.peer_allowed_ips
 
-for name, value in variant.settings.items():
-    globals()[name] = value
+globals().update(variant.settings)

@@ -42,7 +42,9 @@ def source_strings(
 ) -> set[tuple[str | None, str]]:
     """Every string the sources mark for translation, as makemessages finds them."""
     if shutil.which("xgettext") is None:
-        pytest.fail("xgettext not found: run scripts/system-packages test (make test does)")
+        pytest.fail(
+            "xgettext not found: run scripts/system-packages test (make test does)"
+        )
     copy = tmp_path_factory.mktemp("source") / "envmaintenance"
     shutil.copytree(LOCALE_DIR.parent, copy, ignore=shutil.ignore_patterns("locale"))
     (copy / "locale").mkdir()  # where makemessages writes

@@ -17,7 +17,14 @@ from typing import Any, Protocol
 
 from django.core.management.base import CommandError
 
-from envmaintenance import current_state, events, history, is_active, report
+from envmaintenance import (
+    current_state,
+    events,
+    fleet_words,
+    history,
+    is_active,
+    report,
+)
 from envmaintenance.cli import (
     command_store,
     host_cache,
@@ -120,7 +127,7 @@ def wait(
     """Until the fleet serves the revision, or CommandError naming who does not;
     either way announced."""
     if not store.members.can_report():
-        raise CommandError(report.cannot_confirm(store))
+        raise CommandError(fleet_words.cannot_confirm(store))
     forget_after = config.switch_forget_after_seconds
     revision = written.revision
     try:
@@ -131,13 +138,15 @@ def wait(
             forget_after,
             revision_of,
             forget_silent=forget_silent,
-            show=lambda progress: out.show(report.progress_line(progress)),
+            show=lambda progress: out.show(fleet_words.progress_line(progress)),
         )
     except FleetBehind as exc:
         names = [r.name for r in exc.progress.waiting] if exc.progress else []
         announce(config, "behind", written, out, processes=names, error=exc.error)
-        raise CommandError(report.behind(exc, revision, seconds, time.time())) from None
-    out.say(report.confirmed(result, forget_after))
+        raise CommandError(
+            fleet_words.behind(exc, revision, seconds, time.time())
+        ) from None
+    out.say(fleet_words.confirmed(result, forget_after))
     count = len(result.progress.switched)
     announce(config, "confirmed", written, out, processes=count, seconds=result.seconds)
 
@@ -174,7 +183,7 @@ def run_wrapped(config: Config, options: dict[str, Any], out: Out) -> int:
     back, store = switch(config, previous, signature(options, now_utc()), out)
     if waited(config, store, back, seconds, out, False):
         return 0
-    out.warn(report.not_confirmed(back))
+    out.warn(fleet_words.not_confirmed(back))
     return 1
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from envmaintenance import history, report, state
+from envmaintenance import fleet_words, history, report, state
 from envmaintenance.access import Gate
 from envmaintenance.cli import command_store, host_cache
 from envmaintenance.conf import Config
@@ -81,12 +81,12 @@ def processes(config: Config, options: dict[str, Any], out: Out) -> None:
         fleet = read_fleet(store.members, now, config.switch_forget_after_seconds)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
-    rows = report.process_rows(fleet.reports, now)
+    rows = fleet_words.process_rows(fleet.reports, now)
     if options["json"]:
         listing = {"processes": rows, "unreadable": fleet.unreadable}
         out.say(json.dumps(listing, indent=2))
         return
-    for line in report.process_lines(rows, fleet.unreadable, store.members.where):
+    for line in fleet_words.process_lines(rows, fleet.unreadable, store.members.where):
         out.say(line)
 
 

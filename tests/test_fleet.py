@@ -31,9 +31,9 @@ from envmaintenance.fleet import (
     read_fleet,
     started_ticks,
 )
+from envmaintenance.fleet_words import behind, confirmed, progress_line
 from envmaintenance.inflight import Admitted, InFlight
 from envmaintenance.middleware import MaintenanceMiddleware
-from envmaintenance.report import behind, confirmed, progress_line
 from envmaintenance.state import State
 from envmaintenance.stores import Member, StoreError, SwitchLocation
 from envmaintenance.stores.file import FileStore

@@ -20,7 +20,7 @@ from pathlib import Path
 from threading import Event
 from typing import Any, TypeVar
 
-from envmaintenance import report
+from envmaintenance import fleet_words
 from envmaintenance.conf import load_config
 from envmaintenance.fleet import read_fleet
 from envmaintenance.stores import COMMAND_TIMEOUT_SECONDS, Store, open_store
@@ -178,7 +178,7 @@ def members(url: str) -> list[dict[str, Any]]:
     to ask every 0.1 s while waiting for the fleet."""
     store, now = switch_store(url), time.time()
     fleet = read_fleet(store.members, now, float("inf"))
-    return report.process_rows(fleet.reports, now)
+    return fleet_words.process_rows(fleet.reports, now)
 
 
 def members_by_pid(url: str, pids: set[int]) -> dict[int, dict[str, Any]]:

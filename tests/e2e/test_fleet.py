@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from envmaintenance import report
+from envmaintenance import fleet_words
 from envmaintenance.documents import revision_of
 from envmaintenance.waiting import FleetBehind, wait_for_fleet
 from tests.e2e.conftest import RedisServer, Server, Start, request
@@ -342,7 +342,7 @@ def test_a_document_no_process_can_parse_is_rejected_by_every_process(
     with pytest.raises(FleetBehind) as failed:
         wait_for_fleet(switch_store(fleet.url), bad, 300, 3600, revision_of)
     seconds = time.monotonic() - started
-    said = report.behind(failed.value, bad, 300, time.time())
+    said = fleet_words.behind(failed.value, bad, 300, time.time())
     assert f"The switch was written (revision {bad}), but 6 processes rejected it:" in (
         said
     )

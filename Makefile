@@ -11,7 +11,7 @@ TOX := $(BIN)/tox
 HOST := 127.0.0.1
 PORT := 8000
 
-.PHONY: help venv system-test lint types docs unit wheel matrix test demo messages screenshots constraints bench bench-check clean
+.PHONY: help venv system-test pythons lint types docs unit wheel matrix test demo messages screenshots constraints bench bench-check clean
 
 help:
 	@echo "make demo   serve the sample project on http://$(HOST):$(PORT) (HOST=, PORT= to change)"
@@ -47,7 +47,12 @@ matrix: venv
 
 unit wheel matrix screenshots: system-test
 
-test: system-test lint types docs unit wheel matrix
+# The interpreters of tox.ini, looked for before anything runs: a missing one
+# stops the run at once, named, rather than after the suite.
+pythons: venv
+	@TOX=$(TOX) scripts/test-matrix --check
+
+test: system-test pythons lint types docs unit wheel matrix
 
 # HOST and PORT choose where the demo listens: make demo PORT=8080
 demo: venv

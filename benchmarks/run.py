@@ -29,7 +29,7 @@ from benchmarks.wsgi import WARM_UP
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
 COUNTED = 200  # requests counted after the warm-up
-LAYOUTS = 3  # the median of their counts is kept
+LAYOUTS = 4  # the median of their counts is judged
 TIMED = 2000  # requests timed after the warm-up, without valgrind
 BLOCKS = 100  # of benchmarks/stalled.py, per server
 STARTS = 5  # processes per start-up figure
@@ -48,12 +48,12 @@ def instructions(name: str, layout: int, directory: Path) -> float:
     """Per request: the variant's script serving WARM_UP requests and WARM_UP +
     COUNTED, side by side under valgrind; the difference of the two counts over
     COUNTED (start-up, imports and warm-up cancel out). Where the interpreter's
-    objects land in memory decides how often its attribute cache misses, some
-    tenths of a percent per request, and moves with all a process reads as it
-    starts: each layout is set by a variable of its own length, and both
-    processes start alike (the same hash seed, no bytecode written, python -S:
-    on sys.path, only directories nothing writes to)."""
-    env = {**os.environ, "BENCH_LAYOUT": "L" * 97 * layout}
+    objects land in memory decides how often its attribute cache misses, up to
+    a percent per request: the layout is set by the objects the script keeps
+    from its start (BENCH_LAYOUT), and both processes start alike (the same
+    hash seed, no bytecode written, python -S: only directories nothing writes
+    to on sys.path)."""
+    env = {**os.environ, "BENCH_LAYOUT": str(40 * layout)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     outputs = {count: directory / f"cachegrind.{count}" for count in (0, COUNTED)}
     processes = [

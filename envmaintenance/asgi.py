@@ -202,7 +202,7 @@ class Socket:
         finally:
             watcher.cancel()
             if self.in_flight is not None and self.admitted is not None:
-                self.in_flight.done(self.admitted)
+                self.admitted.done()
 
     async def send(self, message: Message) -> None:
         """The app's messages, passed on; none after this socket was closed for
@@ -236,7 +236,7 @@ class Socket:
             self.state = current
             if self.in_flight is not None and self.admitted is not None:
                 admitted = self.in_flight.admit(current)
-                self.in_flight.done(self.admitted)
+                self.admitted.done()
                 self.admitted = admitted
 
     async def close(self, current: State) -> None:

@@ -69,8 +69,9 @@ class MaintenanceMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self.async_mode:
             return self.__acall__(request)  # type: ignore[return-value]
-        current = self.current()
-        answer = self.decide(request, current)
+        now = state.clock()
+        current = self.environment if self.switch is None else self.switch.current(now)
+        answer = self.decide(request, current, now)
         if answer is not UNTOUCHED and answer is not PRIVATE:
             return answer  # type: ignore[return-value]
         if self.in_flight is None:
@@ -80,14 +81,18 @@ class MaintenanceMiddleware:
             try:
                 response = self.get_response(request)
             except BaseException:
-                self.in_flight.done(admitted)
+                admitted.done()
                 raise
-            served(response, admitted)  # type: ignore[arg-type]
+            if response.streaming:  # type: ignore[union-attr]
+                done_when_closed(response, admitted)  # type: ignore[arg-type]
+            else:
+                admitted.done()
         return keep_private(response) if answer is PRIVATE else response  # type: ignore[arg-type, return-value]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        current = self.current()
-        answer = self.decide(request, current)
+        now = state.clock()
+        current = self.environment if self.switch is None else self.switch.current(now)
+        answer = self.decide(request, current, now)
         if answer is not UNTOUCHED and answer is not PRIVATE:
             return answer  # type: ignore[return-value]
         if self.in_flight is None:
@@ -97,25 +102,21 @@ class MaintenanceMiddleware:
             try:
                 response = await self.get_response(request)  # type: ignore[misc]
             except BaseException:
-                self.in_flight.done(admitted)
+                admitted.done()
                 raise
-            served(response, admitted)
+            if response.streaming:
+                done_when_closed(response, admitted)
+            else:
+                admitted.done()
         return keep_private(response) if answer is PRIVATE else response
 
-    def current(self) -> State:
-        """The state in force: the switch's (from memory), or the environment's."""
-        if self.switch is None:
-            return self.environment
-        return self.switch.current(state.clock())
-
     def decide(
-        self, request: HttpRequest, current: State
+        self, request: HttpRequest, current: State, now: float
     ) -> Verdict | HttpResponseBase:
         """The one decision path, sync and async alike: the status path, then
         nothing to judge while no maintenance is active, then the gate."""
         if request.path_info == self.status_path:
-            return status_response(self.answers(current), state.clock(), request)
-        now = state.clock()
+            return status_response(self.answers(current), now, request)
         # Off, or before a window (State.is_active's first test): one comparison.
         if now < current.quiet_until:
             return UNTOUCHED
@@ -157,12 +158,9 @@ class MaintenanceMiddleware:
         self.answers(new)
 
 
-def served(response: HttpResponseBase, admitted: Admitted) -> None:
-    """The request is answered: at once, or, for a streaming response, when its
-    last chunk is sent or the client goes away (the server closes it then)."""
-    if not response.streaming:
-        InFlight.done(admitted)
-        return
+def done_when_closed(response: HttpResponseBase, admitted: Admitted) -> None:
+    """A streaming response is served when its last chunk is sent or the client
+    goes away: the server closes it then."""
     close = response.close
     once = threading.Lock()
 
@@ -171,7 +169,7 @@ def served(response: HttpResponseBase, admitted: Admitted) -> None:
             close()
         finally:
             if once.acquire(blocking=False):
-                InFlight.done(admitted)
+                admitted.done()
 
     response.close = closed  # type: ignore[method-assign]
 

@@ -166,7 +166,7 @@ class Switch:
         try:
             yield
         finally:
-            self.in_flight.done(admitted)
+            admitted.done()
 
     def stop(self) -> None:
         """End the background reader for good (a replaced switch, a test)."""

@@ -86,8 +86,8 @@ def test_in_flight_counts_by_the_state_requests_were_let_in_under() -> None:
     in_flight.admit(after)
     assert in_flight.before(after) == 2
     assert in_flight.before(before) == 1
-    in_flight.done(first)
-    in_flight.done(second)
+    first.done()
+    second.done()
     assert in_flight.before(after) == 0
 
 
@@ -96,7 +96,7 @@ def test_in_flight_is_exact_under_threads() -> None:
 
     def serve() -> None:
         for _ in range(5000):
-            in_flight.done(in_flight.admit(state))
+            in_flight.admit(state).done()
 
     threads = [threading.Thread(target=serve) for _ in range(8)]
     for thread in threads:
@@ -112,7 +112,7 @@ def test_a_request_admitted_while_its_state_is_dropped_is_still_counted() -> Non
     that state is being admitted: the request is counted in a live entry."""
     old, new = State(), State(enabled=True)
     in_flight = InFlight()
-    in_flight.done(in_flight.admit(old))
+    in_flight.admit(old).done()
     dropped = in_flight._by_state[id(old)]
 
     class DroppedOnAppend(Admitted):
@@ -131,7 +131,7 @@ def test_a_request_admitted_while_its_state_is_dropped_is_still_counted() -> Non
     assert racing.dropped
     assert len(racing) == 0
     assert in_flight.before(new) == 1
-    in_flight.done(admitted)
+    admitted.done()
     assert in_flight.before(new) == 0
 
 

@@ -481,7 +481,7 @@ def test_requests_let_in_before_are_reported_until_they_finish() -> None:
     report = parse_report(store.members.read()[0][1], now)
     assert report is not None
     assert report.in_flight == 1
-    switch.in_flight.done(admitted)
+    admitted.done()
     switch.tick(now + 2)
     report = parse_report(store.members.read()[0][1], now + 2)
     assert report is not None
@@ -549,7 +549,7 @@ def test_a_parent_that_forked_before_serving_leaves_the_fleet() -> None:
 def test_a_parent_that_served_stays_in_the_fleet() -> None:
     store = ScriptedStore(OFF)
     switch = Switch(ENVIRONMENT, store, reporter=Reporter(store.members))
-    switch.in_flight.done(switch.in_flight.admit(switch.state))  # it served
+    switch.in_flight.admit(switch.state).done()  # it served
     assert in_child(lambda: True)
     assert switch.reporting
 

@@ -79,7 +79,7 @@ class Running:
     def finished(self, task_id: str) -> None:
         entry = self._tasks.pop(task_id, None)
         if entry is not None:
-            InFlight.done(entry[2])
+            entry[2].done()
 
     def say_still_running(self, new: State) -> None:
         """A switch listener: when maintenance starts, the tasks from before

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import DisallowedHost
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from envmaintenance.bypass import Bypass
 from envmaintenance.client import ProxiedClient, remote_addr_key
@@ -31,14 +33,43 @@ if TYPE_CHECKING:
 logger = logging.getLogger("envmaintenance")
 
 
+# The host Django's get_host() makes of a request's Host (and X-Forwarded-Host,
+# where the site trusts it), or None, per pair of headers: get_host() checks
+# ALLOWED_HOSTS at the cost of a tenth of a request, and a site has few hosts.
+# A flood of made-up hosts only empties it; a change of the settings it reads
+# (in tests) too.
+_HOSTS: dict[tuple[str | None, str], str | None] = {}
+MAX_HOSTS = 256
+
+
 def request_host(request: HttpRequest) -> str | None:
     """The host a request is for, as the site sees it (Django's get_host(),
     X-Forwarded-Host where the site trusts it), without its port; None when it
     cannot be told (no Host, one ALLOWED_HOSTS refuses)."""
+    meta = request.META
+    if "HTTP_HOST" not in meta:  # get_host() makes one of the server's name
+        return host_of(request)
+    key = (meta.get("HTTP_X_FORWARDED_HOST"), meta["HTTP_HOST"])
+    try:
+        return _HOSTS[key]
+    except KeyError:
+        if len(_HOSTS) >= MAX_HOSTS:
+            _HOSTS.clear()
+        host = _HOSTS[key] = host_of(request)
+        return host
+
+
+def host_of(request: HttpRequest) -> str | None:
     try:
         return without_port(request.get_host())
     except DisallowedHost:
         return None
+
+
+@receiver(setting_changed)
+def forget_hosts(*, setting: str, **_: Any) -> None:
+    if setting in ("ALLOWED_HOSTS", "USE_X_FORWARDED_HOST", "DEBUG"):
+        _HOSTS.clear()
 
 
 def without_port(host: str) -> str | None:
@@ -93,8 +124,10 @@ class Gate:
         """How a request goes on while ``state`` is active: untouched, let in
         privately, stopped, or (a bypass or pass link) redirected with its
         cookie."""
-        host = request_host(request) if state.hosts else None
-        if not self.stops_at(state, request.path_info, host):
+        # The path first: the host is asked for only where the path is inside.
+        if not self.stops_at(state, request.path_info, None):
+            return UNTOUCHED
+        if state.hosts and not state.hosts.covers(request_host(request)):
             return UNTOUCHED
         if state.read_only and request.method in READS:
             # Reads pass for everyone; a link still trades for its cookie, so

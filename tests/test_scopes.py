@@ -19,6 +19,7 @@ from django.template import Context, Template
 from django.test import Client, RequestFactory
 
 import envmaintenance
+from envmaintenance import access
 from envmaintenance.conf import ConfigError, load_config
 from envmaintenance.documents import parse_document
 from envmaintenance.hosts import HostScope, parse_host
@@ -121,6 +122,21 @@ def test_maintenance_of_one_host(client: Client, host: str, status: int) -> None
     else:  # no Host at all: SERVER_NAME, which ALLOWED_HOSTS refuses
         response = client.get("/", SERVER_NAME="unknown.invalid")
     assert response.status_code == status
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_hosts_known_follow_allowed_hosts_and_stay_bounded(
+    client: Client, settings: Any
+) -> None:
+    assert client.get("/", HTTP_HOST="api.example.com").status_code == 200
+    settings.ALLOWED_HOSTS = ["shop.example.com", "testserver"]
+    # Now refused: it cannot be told, so it is inside.
+    assert client.get("/", HTTP_HOST="api.example.com").status_code == 503
+    settings.ALLOWED_HOSTS = [".example.com"]
+    for n in range(access.MAX_HOSTS * 2):  # made-up hosts only fill it
+        assert client.get("/", HTTP_HOST=f"h{n}.example.com").status_code == 200
+        assert len(access._HOSTS) <= access.MAX_HOSTS
+    assert client.get("/", HTTP_HOST="shop.example.com").status_code == 503
 
 
 @pytest.mark.usefixtures("shop")

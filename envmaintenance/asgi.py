@@ -108,7 +108,16 @@ class MaintenanceMiddleware:
         if self.blocks(request, current):
             await self.refuse(scope, receive, send, current)
             return
-        await Socket(self, scope, request, current, send).serve(receive)
+        socket = Socket(self, scope, request, current, send)
+        # Served here, not in a method of the socket: every frame between the
+        # server and the app is crossed again on each message.
+        watcher = asyncio.ensure_future(socket.watch())
+        try:
+            await self.app(scope, receive, socket.send)
+        finally:
+            watcher.cancel()
+            if socket.admitted is not None:
+                socket.admitted.done()
 
     def blocks(self, request: HttpRequest, current: State) -> bool:
         """The gate's decision for this socket now (a link is no way in here:
@@ -175,9 +184,9 @@ async def send_denial(send: Send, current: State) -> None:
 
 
 class Socket:
-    """One open socket: served by the app, counted in flight under the state it
-    is let in under, and closed with Try Again Later when maintenance comes to
-    block it."""
+    """One open socket, let in: counted in flight under the state it is let in
+    under, its app's messages passed on, and closed with Try Again Later when
+    maintenance comes to block it."""
 
     def __init__(
         self,
@@ -194,15 +203,6 @@ class Socket:
         in_flight = middleware.switch.in_flight if middleware.switch else None
         self.in_flight: InFlight | None = in_flight
         self.admitted: Admitted | None = in_flight.admit(current) if in_flight else None
-
-    async def serve(self, receive: Receive) -> None:
-        watcher = asyncio.ensure_future(self.watch())
-        try:
-            await self.middleware.app(self.scope, receive, self.send)
-        finally:
-            watcher.cancel()
-            if self.in_flight is not None and self.admitted is not None:
-                self.admitted.done()
 
     async def send(self, message: Message) -> None:
         """The app's messages, passed on; none after this socket was closed for

@@ -183,6 +183,10 @@ async def send_denial(send: Send, current: State) -> None:
     await send({"type": "websocket.http.response.body", "body": body})
 
 
+async def nothing() -> None:
+    """What a send dropped awaits."""
+
+
 class Socket:
     """One open socket, let in: counted in flight under the state it is let in
     under, its app's messages passed on, and closed with Try Again Later when
@@ -204,17 +208,18 @@ class Socket:
         self.in_flight: InFlight | None = in_flight
         self.admitted: Admitted | None = in_flight.admit(current) if in_flight else None
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
         """The app's messages, passed on; none after this socket was closed for
-        maintenance (the app learns it from its websocket.disconnect)."""
+        maintenance (the app learns it from its websocket.disconnect). Not a
+        coroutine: the app awaits the server's own send, no frame between."""
         if self.closed:
-            return
+            return nothing()
         kind = message["type"]
         if kind == "websocket.accept":
             self.accepted = True
         elif kind == "websocket.close":
             self.closed = True
-        await self._send(message)
+        return self._send(message)
 
     async def watch(self) -> None:
         """Every half interval: a new state lets the socket stay (counted under

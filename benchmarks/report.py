@@ -3,6 +3,7 @@ whether every target was met."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
@@ -29,9 +30,23 @@ RATIOS = [
      "envmaintenance allowed, 20,000 CIDRs", "envmaintenance allowed", 1.02),
     ("10-hop proxy walk ÷ direct, 503",
      "envmaintenance 503, 10-hop proxy walk", "envmaintenance 503", 1.05),
-    # Inverted so that every row reads "at most": theirs ÷ ours ≥ 4.
+    ("503, scopes ÷ the blind 503", "envmaintenance 503, scopes", "blind 503", 1.10),
+    ("off, scopes, file switch ÷ bare",
+     "envmaintenance off, scopes, file switch", "bare", 1.01),
+    ("503, passes ÷ the blind 503", "envmaintenance 503, passes", "blind 503", 1.10),
+    ("let in by a pass ÷ allowed",
+     "envmaintenance let in by a pass", "envmaintenance allowed", 1.05),
+    ("socket message, off, file switch ÷ without the middleware",
+     "socket message, off, file switch", "socket message, without the middleware",
+     1.01),
+    ("socket handshake refused ÷ the HTTP 503",
+     "socket handshake refused", "envmaintenance 503", 1.0),
+    # Inverted so that every row reads "at most": theirs at least 3 times ours,
+    # in instructions. Its 0.25 was on CPU time, which counts the kernel's work
+    # in the state file the peer reads on every request; valgrind counts the
+    # process's own instructions only.
     ("envmaintenance 503 ÷ django-maintenance-mode 503",
-     "envmaintenance 503", "django-maintenance-mode 503", 0.25),
+     "envmaintenance 503", "django-maintenance-mode 503", 0.33),
 ]  # fmt: skip
 LATENCY_TARGET = 1.1  # Redis stopped ÷ healthy: no request waits on a hung store
 MB = 1024 * 1024
@@ -88,15 +103,18 @@ def report(results: dict[str, Any]) -> tuple[str, bool]:
     load = of("100,000 blocks", "seconds") - of("1 block", "seconds")
     memory = of("100,000 blocks", "peak_bytes") - of("1 block", "peak_bytes")
     ten = of("ten languages", "seconds") * 1e3
-    judge("config load, 100,000 blocks (s)", load, 2.0, "—", f"**{load:.2f}**")
-    judge(
-        "memory of 100,000 blocks (MB)",
-        memory / MB,
-        50.0,
-        "—",
-        f"**{memory / MB:.1f}**",
-    )
-    judge("pre-render, ten languages (ms)", ten, 100.0, "—", f"**{ten:.0f}**")
+    # The fleet's: within the switch's interval (1 s) and a second. A run from
+    # before it was measured has none: missed.
+    fleet = results.get("fleet", {"confirmed": math.inf, "listed": math.inf})
+    for figure, value, digits, limit in [
+        ("config load, 100,000 blocks (s)", load, 2, 2.0),
+        ("memory of 100,000 blocks (MB)", memory / MB, 1, 50.0),
+        ("pre-render, ten languages (ms)", ten, 0, 100.0),
+        ("1,000 processes: --wait confirms (s)", fleet["confirmed"], 1, 2.0),
+        ("1,000 processes: `processes` lists them (s)", fleet["listed"], 2, 2.0),
+    ]:
+        shown = "—" if value == math.inf else f"**{value:.{digits}f}**"
+        judge(figure, value, limit, "—", shown)
     startup = [
         [what, spread([r["seconds"] for r in rs], 1e3, "ms"),
          spread([r["peak_bytes"] for r in rs], 1 / MB, "MB")]

@@ -4,7 +4,8 @@ shown in benchmarks/results.md; the exit status is 1 when a target is missed.
 
 Per request, instructions counted by valgrind, and beside them the wall-clock
 time of the same script without it; wall-clock is judged only where time is
-the point: latency with the switch's store hung, and start-up.
+the point: latency with the switch's store hung, start-up, and a fleet of
+1,000 processes on one Redis (tests/e2e/fleet_scale.py, in the dev virtualenv).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 from benchmarks.report import report
@@ -33,15 +35,22 @@ LAYOUTS = 4  # the median of their counts is judged
 TIMED = 2000  # requests timed after the warm-up, without valgrind
 BLOCKS = 100  # of benchmarks/stalled.py, per server
 STARTS = 5  # processes per start-up figure
+DEV_PYTHON = ROOT / ".venv" / "bin" / "python"  # the fleet's tests import pytest
+FLEET = [str(DEV_PYTHON), "-m", "tests.e2e.fleet_scale", "1000", "1"]  # interval 1 s
 VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
 
 
-def output_of(*args: str) -> Any:
-    """What python -m ARGS prints, as JSON."""
-    done = subprocess.run([sys.executable, "-m", *args], stdout=subprocess.PIPE)
-    if done.returncode:
-        raise SystemExit(f"failed: python -m {' '.join(args)}")
-    return json.loads(done.stdout)
+def python(*args: str) -> subprocess.Popen[bytes]:
+    """python -m ARGS, started, its output kept for output_of()."""
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE)
+
+
+def output_of(process: subprocess.Popen[bytes]) -> Any:
+    """The last line the process prints, as JSON, once it has ended."""
+    output = process.communicate()[0]
+    if process.returncode:
+        raise SystemExit(f"failed: {process.args!r}")
+    return json.loads(output.splitlines()[-1])
 
 
 def instructions(name: str, layout: int, directory: Path) -> float:
@@ -79,37 +88,32 @@ def latencies() -> dict[str, Any]:
     (with one CPU, the same one)."""
     cpus = sorted(os.sched_getaffinity(0)) * 2
     processes = {
-        server: subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.stalled", server, str(cpu), str(BLOCKS)],
-            stdout=subprocess.PIPE,
-        )
+        server: python("benchmarks.stalled", server, str(cpu), str(BLOCKS))
         for server, cpu in zip(("gunicorn", "uvicorn"), cpus, strict=False)
     }
-    figures = {
-        server: process.communicate()[0] for server, process in processes.items()
-    }
-    if any(process.returncode for process in processes.values()):
-        raise SystemExit("benchmarks/stalled.py failed")
-    return {server: json.loads(output) for server, output in figures.items()}
+    return {server: output_of(process) for server, process in processes.items()}
 
 
-def measure(directory: Path) -> dict[str, Any]:
+def measure(directory: Path, environ: dict[str, str]) -> dict[str, Any]:
+    """Every figure; environ: the fleet simulation's, in its own interpreter."""
     requests = {}
     with redis_server() as (_, url):
         os.environ["BENCH_REDIS_URL"] = url
         for name in VARIANTS:
             for file, text in ALL[name].files.items():
                 (directory / file).write_text(text)
-            seconds = output_of(ALL[name].script, name, str(TIMED))
+            seconds = output_of(python(ALL[name].script, name, str(TIMED)))
             counts = [instructions(name, i, directory) for i in range(LAYOUTS)]
             requests[name] = {"instructions": counts, "seconds": seconds}
             print(name, round(statistics.median(counts)), file=sys.stderr)
     print("Latency, Redis stopped and healthy...", file=sys.stderr)
     latency = latencies()
     startup = {
-        what: [output_of("benchmarks.startup", name) for _ in range(STARTS)]
-        for what, name in STARTUP.items()
+        what: [output_of(python("benchmarks.startup", what)) for _ in range(STARTS)]
+        for what in STARTUP
     }
+    print("1,000 processes on one Redis...", file=sys.stderr)
+    fleet = output_of(subprocess.Popen(FLEET, cwd=ROOT, env=environ, stdout=PIPE))
     import django
 
     valgrind = subprocess.run([VALGRIND[0], "--version"], capture_output=True).stdout
@@ -121,13 +125,19 @@ def measure(directory: Path) -> dict[str, Any]:
         "requests": requests,
         "latency": latency,
         "startup": startup,
+        "fleet": fleet,
     }  # fmt: skip
 
 
 def main() -> None:
-    if "--check" not in sys.argv[1:]:
+    check = "--check" in sys.argv[1:]
+    if not check:
         if shutil.which(VALGRIND[0]) is None:
             raise SystemExit("valgrind is missing: scripts/system-packages bench")
+        if not DEV_PYTHON.exists():
+            raise SystemExit(f"{DEV_PYTHON} is missing: make venv")
+        # The fleet's environment: the dev virtualenv's own, none of the below.
+        environ = dict(os.environ)
         with tempfile.TemporaryDirectory(prefix="bench-") as directory:
             # The package and the benchmarks as they are now, copied where
             # nothing else writes: the run measures one version, and the
@@ -141,12 +151,12 @@ def main() -> None:
             os.environ.update(PYTHONPATH=path, PYTHONHASHSEED="0")
             os.environ.update(BENCH_STATE_DIR=directory, TMPDIR=directory)
             os.chdir(source)  # python -m puts it first on sys.path
-            results = measure(Path(directory))
+            results = measure(Path(directory), {**environ, "TMPDIR": directory})
             os.chdir(ROOT)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     text, missed = report(json.loads(RESULTS.read_text()))
     print(text)
-    if "--check" not in sys.argv[1:]:
+    if not check:
         RESULTS.with_suffix(".md").write_text(text + "\n")
     sys.exit(1 if missed else 0)
 

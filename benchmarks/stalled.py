@@ -20,8 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 from benchmarks.variants import SERVED, select
 
@@ -48,9 +47,9 @@ def wait_for(ready: Callable[[], object]) -> None:
 
 
 @contextlib.contextmanager
-def running(command: list[str], **env: str) -> Iterator[int]:
+def running(command: list[str], env: Mapping[str, str] | None = None) -> Iterator[int]:
     """A process, until the block ends; yields its pid."""
-    process = subprocess.Popen(command, env=os.environ | env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         yield process.pid
     finally:
@@ -68,28 +67,18 @@ def redis_server() -> Iterator[tuple[int, str]]:
         yield pid, f"redis://127.0.0.1:{port}/0"
 
 
-def server(name: str, port: int) -> list[str]:
-    """One gunicorn sync worker, or one uvicorn worker, serving the variant."""
+def server(name: str, port: int, redis_url: str) -> tuple[list[str], dict[str, str]]:
+    """The command of one gunicorn sync worker, or one uvicorn worker, serving
+    Django's own application, and its environment: SERVED's, its switch the
+    Redis at redis_url (select() resolves the URL here, one server at a time)."""
+    os.environ["BENCH_REDIS_URL"] = redis_url
+    select(SERVED)
     if name == "gunicorn":
-        app = ["--bind", f"127.0.0.1:{port}", "benchmarks.stalled:wsgi_application()"]
+        app = ["--bind", f"127.0.0.1:{port}", "django.core.wsgi:get_wsgi_application()"]
     else:
         app = ["--port", str(port), "--no-access-log", "--factory"]
-        app.append("benchmarks.stalled:asgi_application")
-    return [sys.executable, "-m", name, "--log-level", "warning", *app]
-
-
-def wsgi_application() -> Any:
-    select(os.environ["BENCH_VARIANT"])
-    from django.core.wsgi import get_wsgi_application
-
-    return get_wsgi_application()
-
-
-def asgi_application() -> Any:
-    select(os.environ["BENCH_VARIANT"])
-    from django.core.asgi import get_asgi_application
-
-    return get_asgi_application()
+        app.append("django.core.asgi:get_asgi_application")
+    return [sys.executable, "-m", name, "--log-level", "warning", *app], {**os.environ}
 
 
 def latency(port: int) -> float:
@@ -125,10 +114,10 @@ def main() -> None:
     name, cpu, blocks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     with redis_server() as (stopped, stopped_url), redis_server() as (_, healthy_url):
         os.sched_setaffinity(0, {cpu})  # the client and, inherited, both servers
-        ports, os.environ["BENCH_VARIANT"] = (free_port(), free_port()), SERVED
+        ports = (free_port(), free_port())
         with (
-            running(server(name, ports[0]), BENCH_REDIS_URL=stopped_url),
-            running(server(name, ports[1]), BENCH_REDIS_URL=healthy_url),
+            running(*server(name, ports[0], stopped_url)),
+            running(*server(name, ports[1], healthy_url)),
         ):
             wait_for(lambda: [latency(port) for port in ports])  # each read its Redis
             os.kill(stopped, signal.SIGSTOP)

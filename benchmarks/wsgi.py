@@ -43,7 +43,8 @@ def main() -> None:
     from django.test import RequestFactory
 
     handler = get_wsgi_application()
-    request = {"HTTP_ACCEPT": BROWSER_ACCEPT, "REMOTE_ADDR": CLIENT, **variant.request}
+    request = {"HTTP_ACCEPT": BROWSER_ACCEPT, "REMOTE_ADDR": CLIENT}
+    request |= {k: v() if callable(v) else v for k, v in variant.request.items()}
     environ = {**RequestFactory().get("/").environ, **request}
     statuses = set()
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 logger = logging.getLogger("envmaintenance")
@@ -32,7 +33,6 @@ def skip_during_maintenance(target: F) -> F:
     @functools.wraps(target)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         from envmaintenance import current_state, is_active
-        from envmaintenance.switch import get_switch
 
         if is_active():
             logger.info(
@@ -42,10 +42,28 @@ def skip_during_maintenance(target: F) -> F:
                 current_state().revision,
             )
             return None
-        with get_switch().serving_one():  # --wait waits for it
+        with serving_one():  # --wait waits for it
             return target(*args, **kwargs)
 
     return cast(F, guarded)
+
+
+@contextmanager
+def serving_one() -> Iterator[None]:
+    """One piece of work (a cron job, a command) counted in flight under the
+    state in force, so that `--wait` waits for it; this process reports."""
+    from envmaintenance.switch import get_switch
+
+    switch = get_switch()
+    if switch.store is None:
+        yield
+        return
+    switch.start()
+    admitted = switch.in_flight.admit(switch.state)
+    try:
+        yield
+    finally:
+        admitted.done()
 
 
 def wait_until_over(seconds: float, poll_seconds: float) -> bool:

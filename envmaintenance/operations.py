@@ -40,10 +40,9 @@ from envmaintenance.documents import (
     revision_of,
     settings_of,
 )
-from envmaintenance.guards import wait_until_over
+from envmaintenance.guards import serving_one, wait_until_over
 from envmaintenance.state import State
 from envmaintenance.stores import Store, StoreError
-from envmaintenance.switch import get_switch
 from envmaintenance.waiting import FleetBehind, wait_for_fleet
 
 
@@ -291,7 +290,7 @@ def guard_command(config: Config, options: dict[str, Any], out: Out) -> None:
         )
         out.say(f"Skipped {command[0]}: maintenance is {described} ({decided}).")
         return
-    with get_switch().serving_one():  # --wait waits for the job
+    with serving_one():  # --wait waits for the job
         status = run_child(command)
     if status:
         raise SystemExit(status)

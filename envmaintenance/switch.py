@@ -20,8 +20,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from envmaintenance import report, state
@@ -154,20 +153,6 @@ class Switch:
             self.serving = self.wanted = True
             self.reader.start()
 
-    @contextmanager
-    def serving_one(self) -> Iterator[None]:
-        """One piece of work (a cron job, a command) counted in flight under the
-        state in force, so that `--wait` waits for it; this process reports."""
-        if self.store is None:
-            yield
-            return
-        self.start()
-        admitted = self.in_flight.admit(self.state)
-        try:
-            yield
-        finally:
-            admitted.done()
-
     def stop(self) -> None:
         """End the background reader for good (a replaced switch, a test)."""
         self.replaced = True
@@ -250,26 +235,6 @@ class Switch:
             now,
         )
 
-    def forked(self) -> None:
-        """In a child: the parent's threads, locks and requests are not here."""
-        self._lock = threading.Lock()
-        self.reader.forked(stopped=self.replaced)
-        self.in_flight.forget()
-        self.reporting = True
-        if self.reporter is not None:
-            self.reporter.forked()
-
-    def became_parent(self) -> None:
-        """A process that forks before it served a request (gunicorn --preload's
-        master) serves nothing: it is no member of the fleet, and reads no more.
-        Its children, forked with this state, read at once."""
-        if self.in_flight.served or self.forks_workers or not self.reporting:
-            return
-        self.reporting = self.serving = False
-        self.reader.stop()
-        if self.reporter is not None:
-            self.reporter.leave()
-
 
 def switch_for(config: Config) -> Switch:
     """The switch a process's configuration describes (none: the environment)."""
@@ -296,15 +261,29 @@ _process_switch: Switch | None = None
 
 
 def _in_child() -> None:
+    """In a child: the parent's threads, locks and requests are not here."""
     for switch in list(_switches):
-        switch.forked()
+        switch._lock = threading.Lock()
+        switch.reader.forked(stopped=switch.replaced)
+        switch.in_flight.forget()
+        switch.reporting = True
+        if switch.reporter is not None:
+            switch.reporter.forked()
     if _process_switch is not None and _process_switch.wanted:
         _process_switch.start()  # the state is the parent's: read it anew, now
 
 
 def _in_parent() -> None:
+    """A process that forks before it served a request (gunicorn --preload's
+    master) serves nothing: it is no member of the fleet, and reads no more.
+    Its children, forked with this state, read at once."""
     for switch in list(_switches):
-        switch.became_parent()
+        if switch.in_flight.served or switch.forks_workers or not switch.reporting:
+            continue
+        switch.reporting = switch.serving = False
+        switch.reader.stop()
+        if switch.reporter is not None:
+            switch.reporter.leave()
 
 
 os.register_at_fork(after_in_child=_in_child, after_in_parent=_in_parent)

@@ -31,7 +31,7 @@ from typing import Any
 from envmaintenance.fleet import read_fleet
 from tests.e2e.conftest import free_port, require
 from tests.e2e.redis_topologies import Node, server_command
-from tests.e2e.switching import command, switch_store
+from tests.e2e.switching import command, confirmed_seconds, switch_store
 from tests.processes import ROOT
 
 # Simulated processes to one Python process, driven in turn by one thread
@@ -145,11 +145,6 @@ def timed(*args: str, url: str) -> tuple[float, Any]:
     return time.monotonic() - started, result
 
 
-def confirmed_seconds(output: str) -> float:
-    """What `--wait` says it took: from the write to the last acknowledgement."""
-    return float(output.rsplit("; confirmed in ", 1)[1].split(" s.")[0])
-
-
 def run(count: int, interval: int) -> dict[str, float]:
     """The whole simulation, against a redis-server of its own: its figures."""
     program = require("redis-server", "redis-server")
@@ -179,8 +174,10 @@ def report(client: Any, url: str, count: int, interval: int) -> dict[str, float]
     # Ten intervals: a process checks its host's other members once in ten.
     cost = measure(client, 10 * interval)
     print(f"FIGURE {count} processes, each per interval of {interval} s: {cost}")
+    assert {"GET", "HSET", "ZADD", "HGETALL"} <= cost.commands.keys()
     seconds, result = timed("off", "--wait", "120", url=url)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"All {count} processes (every process seen" in result.stdout
     confirmed = confirmed_seconds(result.stdout)
     print(
         f"FIGURE {count} processes: off --wait confirmed in "
@@ -188,6 +185,7 @@ def report(client: Any, url: str, count: int, interval: int) -> dict[str, float]
     )
     starting, _version = timed("--version", url=url)
     seconds, result = timed("processes", "--json", url=url)
+    assert result.returncode == 0, result.stderr
     listed = len(json.loads(result.stdout)["processes"])
     assert listed == count, result.stderr
     memory = client.info("memory")["used_memory_human"]

@@ -10,7 +10,6 @@ happened in the test.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import subprocess
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from envmaintenance.stores import StoreError
+from tests.e2e import switching
 from tests.e2e.conftest import STARTUP_SECONDS, free_port, require
 
 SERVICE = "switch"  # the name the sentinels know the primary by
@@ -35,20 +35,14 @@ T = TypeVar("T")
 
 
 def until(condition: Callable[[], T | None], what: str) -> T:
-    """condition()'s first true value, asked every 0.05 s (a store or server
-    that cannot answer yet counts as no); fails naming ``what`` after
-    DEADLINE_SECONDS."""
+    """switching.until, with a store or server that cannot answer yet counted
+    as no, for DEADLINE_SECONDS."""
     import redis
 
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        with contextlib.suppress(redis.RedisError, StoreError, OSError):
-            value = condition()
-            if value:
-                return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_SECONDS} s: {what}")
-        time.sleep(0.05)
+    tolerating = (redis.RedisError, StoreError, OSError)
+    return switching.until(
+        condition, what, seconds=DEADLINE_SECONDS, tolerating=tolerating
+    )
 
 
 @dataclass

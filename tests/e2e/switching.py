@@ -153,17 +153,32 @@ def connected(pid: int, port: int) -> bool:
     return False
 
 
-def until(condition: Callable[[], T | None], what: str) -> T:
-    """condition()'s first true value, asked every 0.1 s; fails naming ``what``
-    after DEADLINE_SECONDS."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
+def until(
+    condition: Callable[[], T | None],
+    what: str,
+    *,
+    seconds: float = DEADLINE_SECONDS,
+    tolerating: tuple[type[BaseException], ...] = (),
+) -> T:
+    """condition()'s first true value, asked every 0.05 s (an exception of
+    ``tolerating`` counts as no: a server that cannot answer yet); fails naming
+    ``what`` after ``seconds``, a hang guard."""
+    deadline = time.monotonic() + seconds
     while True:
-        value = condition()
-        if value:
-            return value
+        with contextlib.suppress(*tolerating):
+            value = condition()
+            if value:
+                return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_SECONDS} s: {what}")
-        time.sleep(0.1)
+            raise AssertionError(f"not within {seconds} s: {what}")
+        time.sleep(0.05)
+
+
+def confirmed_seconds(output: str) -> float:
+    """What `--wait` says it took: from the write to the last acknowledgement."""
+    found = re.search(r"; confirmed in ([0-9.]+) s\.", output)
+    assert found, output
+    return float(found[1])
 
 
 def switch_store(url: str) -> Store:

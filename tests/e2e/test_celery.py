@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.celery_app import app
+from tests.e2e import switching
 from tests.e2e.conftest import RedisServer
 from tests.e2e.switching import members
 from tests.processes import ROOT, child_environment
@@ -53,15 +54,7 @@ execute_from_command_line(["manage.py", "maintenance", *sys.argv[1:]])
 
 
 def until(condition: Callable[[], T | None], what: str) -> T:
-    """condition()'s first true value, asked every 0.05 s."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_SECONDS} s: {what}")
-        time.sleep(0.05)
+    return switching.until(condition, what, seconds=DEADLINE_SECONDS)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -30,6 +30,7 @@ from tests.e2e.switching import (
     INTERVAL,
     Background,
     command,
+    confirmed_seconds,
     connected,
     members,
     members_by_pid,
@@ -91,12 +92,6 @@ def all_confirmed(output: str, processes: int, revision: int) -> bool:
         f"All {processes} processes (every process seen in the last hour) serve "
         f"revision {revision}" in output
     )
-
-
-def confirmed_seconds(output: str) -> float:
-    found = re.search(r"; confirmed in ([0-9.]+) s\.", output)
-    assert found, output
-    return float(found[1])
 
 
 def let_in(server: Server, requests: int = 20) -> int:

@@ -148,12 +148,17 @@ async def closed_by_server(connection: ClientConnection) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("kind", sorted(COMMANDS))
-async def test_a_handshake_is_accepted_when_maintenance_is_off(
-    start_site: Callable[[str], Site], kind: str
+@pytest.mark.parametrize(
+    ("action", "client"),
+    [("off", BLOCKED), ("on", ALLOWED)],
+    ids=["maintenance off", "allowlisted during maintenance"],
+)
+async def test_a_handshake_is_accepted_when_off_or_from_an_allowlisted_client(
+    start_site: Callable[[str], Site], kind: str, action: str, client: str
 ) -> None:
     site = start_site(kind)
-    site.switch("off")
-    async with site.open(BLOCKED) as connection:
+    site.switch(action)
+    async with site.open(client) as connection:
         await echoes(connection)
 
 
@@ -179,16 +184,6 @@ async def test_daphne_accepts_a_blocked_handshake_and_closes_it_with_4013(
     async with site.open(BLOCKED) as connection:
         code, _ = await closed_by_server(connection)
     assert code == TRY_AGAIN_LATER_DAPHNE == 4013
-
-
-@pytest.mark.parametrize("kind", sorted(COMMANDS))
-async def test_an_allowlisted_client_is_let_in_during_maintenance(
-    start_site: Callable[[str], Site], kind: str
-) -> None:
-    site = start_site(kind)
-    site.switch("on")
-    async with site.open(ALLOWED) as connection:
-        await echoes(connection)
 
 
 @pytest.mark.parametrize("kind", sorted(COMMANDS))

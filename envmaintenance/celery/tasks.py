@@ -13,7 +13,7 @@ from celery.exceptions import Ignore
 
 from envmaintenance import state as clock_source
 from envmaintenance.celery.exempt import active_state, is_exempt
-from envmaintenance.inflight import Admitted, InFlight
+from envmaintenance.inflight import Admitted
 from envmaintenance.state import State
 from envmaintenance.switch import Switch, get_switch
 
@@ -68,18 +68,17 @@ class Running:
     and the log names the task."""
 
     def __init__(self) -> None:
-        self._tasks: dict[str, tuple[str, InFlight, Admitted]] = {}
+        self._tasks: dict[str, tuple[str, Admitted]] = {}
 
     def started(self, task: Any, task_id: str) -> None:
         switch = get_switch()
         current = switch.current(clock_source.clock())
-        in_flight = switch.in_flight
-        self._tasks[task_id] = (task.name, in_flight, in_flight.admit(current))
+        self._tasks[task_id] = (task.name, switch.in_flight.admit(current))
 
     def finished(self, task_id: str) -> None:
         entry = self._tasks.pop(task_id, None)
         if entry is not None:
-            entry[2].done()
+            entry[1].done()
 
     def say_still_running(self, new: State) -> None:
         """A switch listener: when maintenance starts, the tasks from before
@@ -88,7 +87,7 @@ class Running:
             return
         names = [
             f"{name}[{task_id}]"
-            for task_id, (name, _, admitted) in list(self._tasks.items())
+            for task_id, (name, admitted) in list(self._tasks.items())
             if admitted.state is not new
         ]
         if names:
